@@ -1,0 +1,452 @@
+"""The asyncio driver: one :class:`Association` runs a sans-IO Connection over a TCP stream.
+
+No polling and no sleeps: the driver awaits the socket, feeds what arrives to the
+connection, and writes what the connection produced, with ``drain()`` as back-pressure.
+Timeouts have DCMTK's meanings: ``connect`` (-to), ``acse`` (-ta), ``dimse`` (-td) and
+``socket`` (-ts, any single wait for the network); ``None`` or 0 means none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from . import events as ev
+from .commands import (
+    PRIORITY_MEDIUM,
+    Command,
+    c_cancel_rq,
+    c_echo_rq,
+    c_find_rq,
+    c_move_rq,
+    c_store_rq,
+)
+from .connection import Connection, PresentationContext
+from .datasets import BadDicomFile, decode_dataset, encode_dataset, read_any, read_part10_header
+from .errors import (
+    AssociationAborted,
+    AssociationRejected,
+    NetworkTimeout,
+    NoPresentationContext,
+    ProtocolError,
+)
+from .fsm import State
+from .names import StatusClass, status_class
+from .negotiation import build_request
+from .pdu import AssociateRQ
+from .uids import NATIVE, VERIFICATION
+
+log = logging.getLogger("dimse.association")
+
+READ_SIZE = 1 << 20
+STREAM_LIMIT = 4 << 20
+MAX_RESPONSE_DATASET = 64 << 20
+
+
+@dataclass
+class Timeouts:
+    """Network timeouts in seconds (None: wait forever)."""
+
+    connect: float | None = None
+    acse: float | None = 30.0
+    dimse: float | None = None
+    socket: float | None = 60.0
+
+
+def _t(value: float | None) -> float | None:
+    return value if value else None
+
+
+def tcp_nodelay_wanted() -> bool:
+    """TCP_NODELAY is on unless the environment says ``TCP_NODELAY=0`` (as in DCMTK)."""
+    return os.environ.get("TCP_NODELAY", "1").strip() != "0"
+
+
+def configure_socket(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if tcp_nodelay_wanted() else 0)
+    writer.transport.set_write_buffer_limits(high=1 << 20)
+
+
+class Association:
+    """A live association over a TCP stream (either role)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        timeouts: Timeouts,
+    ) -> None:
+        self.conn = conn
+        self.timeouts = timeouts
+        self._reader = reader
+        self._writer = writer
+        self._message_id = 0
+        self._closed = False
+        self.peer = writer.get_extra_info("peername")
+
+    # ------------------------------------------------------------------ set-up
+
+    @classmethod
+    async def request(
+        cls,
+        host: str,
+        port: int,
+        rq: AssociateRQ,
+        timeouts: Timeouts | None = None,
+        max_send_pdu: int = 0,
+    ) -> Association:
+        """Connect and negotiate; raises AssociationRejected, AssociationAborted,
+        NetworkTimeout or OSError (connection refused, unknown host)."""
+        timeouts = timeouts or Timeouts()
+        conn = Connection(requestor=True, max_send_pdu=max_send_pdu)
+        conn.request(rq)
+        try:
+            async with asyncio.timeout(_t(timeouts.connect)):
+                reader, writer = await asyncio.open_connection(host, port, limit=STREAM_LIMIT)
+        except TimeoutError:
+            raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
+        configure_socket(writer)
+        conn.connection_made()
+        assoc = cls(conn, reader, writer, timeouts)
+        try:
+            await assoc._flush()
+            event = await assoc._next_event(timeouts.acse, "A-ASSOCIATE response")
+        except BaseException:
+            await assoc.abort()
+            raise
+        if isinstance(event, ev.AssociationAccepted):
+            return assoc
+        await assoc._close()
+        if isinstance(event, ev.AssociationRejected):
+            rj = event.reject
+            raise AssociationRejected(rj.result, rj.source, rj.reason)
+        raise AssociationAborted(_abort_detail(event))
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def contexts(self) -> dict[int, PresentationContext]:
+        return self.conn.contexts
+
+    @property
+    def is_established(self) -> bool:
+        return self.conn.state == State.STA6
+
+    def find_context(
+        self, abstract_syntax: str, transfer_syntaxes: Sequence[str] | None = None
+    ) -> PresentationContext | None:
+        """The first accepted context for ``abstract_syntax``, preferring ``transfer_syntaxes`` in order."""
+        candidates = [c for c in self.contexts.values() if c.abstract_syntax == abstract_syntax]
+        if transfer_syntaxes is None:
+            return candidates[0] if candidates else None
+        for ts in transfer_syntaxes:
+            for ctx in candidates:
+                if ctx.transfer_syntax == ts:
+                    return ctx
+        return None
+
+    def next_message_id(self) -> int:
+        self._message_id = self._message_id % 0xFFFF + 1
+        return self._message_id
+
+    # ------------------------------------------------------------------ I/O
+
+    async def _flush(self) -> None:
+        buffers = self.conn.data_to_send()
+        if buffers and not self._closed:
+            self._writer.writelines(buffers)
+            try:
+                async with asyncio.timeout(_t(self.timeouts.socket)):
+                    await self._writer.drain()
+            except TimeoutError:
+                raise NetworkTimeout("network send timed out") from None
+        if self.conn.should_close:
+            await self._close()
+
+    async def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        try:
+            async with asyncio.timeout(1):
+                await self._writer.wait_closed()
+        except (OSError, TimeoutError):
+            pass
+
+    async def _next_event(self, timeout: float | None, waiting_for: str = "data") -> ev.Event:
+        """The next event, reading from the network as needed.
+
+        ``timeout`` bounds the whole wait (ACSE or DIMSE timeout); the socket timeout bounds
+        each read; the ARTIM timer is run here whenever the connection asks for it.
+        """
+        try:
+            async with asyncio.timeout(_t(timeout)):
+                while True:
+                    event = self.conn.next_event()
+                    if event is not None:
+                        return event
+                    if self.conn.state == State.STA1 or self._closed:
+                        raise AssociationAborted("association is closed")
+                    await self._read_once()
+        except TimeoutError:
+            raise NetworkTimeout(f"timeout waiting for {waiting_for}") from None
+
+    async def _read_once(self) -> None:
+        artim = self.conn.artim_running
+        limit = _t(self.timeouts.acse) if artim else _t(self.timeouts.socket)
+        try:
+            async with asyncio.timeout(limit):
+                data = await self._reader.read(READ_SIZE)
+        except TimeoutError:
+            if artim:
+                self.conn.timer_expired()
+                await self._flush()
+                await self._close()
+                return
+            raise NetworkTimeout("network receive timed out") from None
+        except OSError:
+            data = b""
+        self.conn.receive_data(data)
+        if not data:
+            self._closed = True
+        await self._flush()
+
+    async def receive_command(self, timeout: float | None = None) -> ev.Event:
+        """Next CommandReceived, or the ReleaseRequested/Aborted that ends the association."""
+        return await self._next_event(timeout, "DIMSE message")
+
+    async def receive_dataset(self, write: Callable[[memoryview], object], timeout: float | None) -> int:
+        """Feed the fragments of the data set that follows a command to ``write``; returns its size."""
+        size = 0
+        while True:
+            event = await self._next_event(timeout, "data set")
+            if isinstance(event, ev.DataReceived):
+                write(event.data)
+                size += len(event.data)
+                if event.last:
+                    return size
+            elif isinstance(event, ev.Aborted):
+                raise AssociationAborted(_abort_detail(event))
+            else:
+                await self.abort()
+                raise ProtocolError(f"unexpected {type(event).__name__} while receiving a data set")
+
+    async def send_command(self, context_id: int, command: Command) -> None:
+        self.conn.send_command(context_id, command)
+        await self._flush()
+
+    async def send_dataset_bytes(self, context_id: int, data: bytes | memoryview) -> None:
+        self.conn.send_data(context_id, data, True)
+        await self._flush()
+
+    async def send_dataset_file(self, context_id: int, path: Path, offset: int, length: int) -> None:
+        """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece."""
+        step = self.conn.max_fragment
+        chunk = step * max(1, READ_SIZE // step)
+        remaining = length
+        with open(path, "rb", buffering=0) as fp:
+            fp.seek(offset)
+            while True:
+                piece = fp.read(min(chunk, remaining))
+                remaining -= len(piece)
+                if not piece and remaining > 0:
+                    raise BadDicomFile(f"{path} ended {remaining} bytes early")
+                self.conn.send_data(context_id, piece, remaining == 0)
+                await self._flush()
+                if remaining == 0:
+                    return
+
+    # ------------------------------------------------------------------ requestor services
+
+    async def _response_to(self, message_id: int) -> tuple[Command, bytes | None]:
+        event = await self._next_event(self.timeouts.dimse, "DIMSE response")
+        if isinstance(event, ev.Aborted):
+            raise AssociationAborted(_abort_detail(event))
+        if isinstance(event, ev.ReleaseRequested):
+            await self.abort()
+            raise ProtocolError("Peer requested release (Aborting)")
+        if not isinstance(event, ev.CommandReceived) or not event.command.is_response:
+            await self.abort()
+            raise ProtocolError(f"expected a DIMSE response, received {event!r}")
+        rsp = event.command
+        if rsp.get("MessageIDBeingRespondedTo") != message_id:
+            await self.abort()
+            raise ProtocolError(f"response to message {rsp.get('MessageIDBeingRespondedTo')}, expected {message_id}")
+        data = None
+        if rsp.has_dataset:
+            buf = bytearray()
+
+            def collect(piece: memoryview) -> None:
+                buf.extend(piece)
+                if len(buf) > MAX_RESPONSE_DATASET:
+                    raise ProtocolError("response data set too large")
+
+            await self.receive_dataset(collect, self.timeouts.dimse)
+            data = bytes(buf)
+        return rsp, data
+
+    def _context_or_raise(self, abstract_syntax: str) -> PresentationContext:
+        ctx = self.find_context(abstract_syntax)
+        if ctx is None:
+            raise NoPresentationContext(f"no accepted presentation context for {abstract_syntax}")
+        return ctx
+
+    async def echo(self, message_id: int | None = None) -> Command:
+        """C-ECHO; returns the response (``.Status``)."""
+        ctx = self._context_or_raise(VERIFICATION)
+        mid = message_id or self.next_message_id()
+        await self.send_command(ctx.context_id, c_echo_rq(mid))
+        return (await self._response_to(mid))[0]
+
+    def store_context(self, sop_class: str, transfer_syntax: str) -> PresentationContext:
+        """The context to send an object in: its own transfer syntax if accepted, else a
+        native one it can be converted to (only from a native syntax)."""
+        ctx = self.find_context(sop_class, [transfer_syntax])
+        if ctx is None and transfer_syntax in NATIVE:
+            ctx = self.find_context(sop_class, NATIVE)
+        if ctx is None:
+            raise NoPresentationContext(f"no presentation context for {sop_class} in {transfer_syntax}")
+        return ctx
+
+    async def store_file(
+        self,
+        path: str | Path,
+        priority: int = PRIORITY_MEDIUM,
+        move_originator: tuple[str, int] | None = None,
+    ) -> Command:
+        """C-STORE a file.  A file whose transfer syntax was accepted is streamed from disk
+        unchanged; otherwise it is decoded and re-encoded (native syntaxes only)."""
+        path = Path(path)
+        try:
+            header = read_part10_header(path)
+        except BadDicomFile:
+            return await self.store_dataset(read_any(path), priority, move_originator)
+        ctx = self.store_context(header.sop_class, header.transfer_syntax)
+        mid = self.next_message_id()
+        command = c_store_rq(mid, header.sop_class, header.sop_instance, priority, move_originator)
+        if ctx.transfer_syntax == header.transfer_syntax:
+            await self.send_command(ctx.context_id, command)
+            await self.send_dataset_file(ctx.context_id, path, header.dataset_offset, header.dataset_length)
+        else:
+            raw = encode_dataset(read_any(path), ctx.transfer_syntax)
+            await self.send_command(ctx.context_id, command)
+            await self.send_dataset_bytes(ctx.context_id, raw)
+        return (await self._response_to(mid))[0]
+
+    async def store_dataset(
+        self,
+        ds: Dataset,
+        priority: int = PRIORITY_MEDIUM,
+        move_originator: tuple[str, int] | None = None,
+    ) -> Command:
+        """C-STORE a pydicom data set (encoded in the accepted transfer syntax)."""
+        sop_class, sop_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+        if not sop_class or not sop_instance:
+            raise BadDicomFile("data set has no SOP Class UID or SOP Instance UID")
+        meta = getattr(ds, "file_meta", None)
+        source_ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+        ctx = self.store_context(str(sop_class), source_ts or NATIVE[0])
+        raw = encode_dataset(ds, ctx.transfer_syntax)
+        mid = self.next_message_id()
+        await self.send_command(
+            ctx.context_id, c_store_rq(mid, str(sop_class), str(sop_instance), priority, move_originator)
+        )
+        await self.send_dataset_bytes(ctx.context_id, raw)
+        return (await self._response_to(mid))[0]
+
+    async def _query(self, command: Command, identifier: Dataset) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        ctx = self._context_or_raise(command.AffectedSOPClassUID)
+        await self.send_command(ctx.context_id, command)
+        await self.send_dataset_bytes(ctx.context_id, encode_dataset(identifier, ctx.transfer_syntax))
+        while True:
+            rsp, data = await self._response_to(command.MessageID)
+            yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
+            if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
+                return
+
+    def find(self, identifier: Dataset, sop_class: str) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        """C-FIND: yields (response, identifier) until the final response."""
+        return self._query(c_find_rq(self.next_message_id(), sop_class), identifier)
+
+    def move(
+        self, identifier: Dataset, destination: str, sop_class: str
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        """C-MOVE: yields (response, identifier) until the final response."""
+        return self._query(c_move_rq(self.next_message_id(), sop_class, destination), identifier)
+
+    async def cancel(self, message_id: int, sop_class: str) -> None:
+        """C-CANCEL the operation ``message_id``."""
+        await self.send_command(self._context_or_raise(sop_class).context_id, c_cancel_rq(message_id))
+
+    # ------------------------------------------------------------------ ending
+
+    async def release(self) -> None:
+        """A-RELEASE; waits (ACSE timeout) for the peer's answer, then closes."""
+        if self.conn.state != State.STA6:
+            return await self._close()
+        self.conn.release()
+        await self._flush()
+        try:
+            while self.conn.state != State.STA1:
+                event = await self._next_event(self.timeouts.acse, "A-RELEASE response")
+                if isinstance(event, ev.ReleaseRequested):  # release collision
+                    self.conn.release_response()
+                    await self._flush()
+                elif isinstance(event, ev.Aborted):
+                    raise AssociationAborted(_abort_detail(event))
+                elif isinstance(event, ev.ReleaseConfirmed):
+                    if self.conn.state == State.STA12:
+                        self.conn.release_response()
+                        await self._flush()
+                    else:
+                        break
+        except NetworkTimeout:
+            await self.abort()
+            raise
+        finally:
+            await self._close()
+
+    async def abort(self) -> None:
+        """A-ABORT and close at once."""
+        if not self._closed:
+            self.conn.abort()
+            try:
+                await self._flush()
+            except (OSError, NetworkTimeout):
+                pass
+        await self._close()
+
+
+def _abort_detail(event: ev.Event) -> str:
+    if isinstance(event, ev.Aborted):
+        if event.by_peer:
+            return "Peer Aborted Association"
+        return event.detail or "association aborted by the network layer"
+    return f"unexpected {type(event).__name__}"
+
+
+async def associate(
+    host: str,
+    port: int,
+    contexts: Sequence[tuple[str, Sequence[str]]],
+    calling_ae: str = "DIMSE",
+    called_ae: str = "ANY-SCP",
+    max_pdu: int = 16384,
+    timeouts: Timeouts | None = None,
+    max_send_pdu: int = 0,
+    **user_info_extra,
+) -> Association:
+    """Open an association proposing ``(abstract syntax, [transfer syntaxes])`` pairs."""
+    rq = build_request(calling_ae, called_ae, contexts, max_pdu, **user_info_extra)
+    return await Association.request(host, port, rq, timeouts, max_send_pdu)

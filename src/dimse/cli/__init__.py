@@ -1,0 +1,1 @@
+"""The DCMTK-style command-line layer every tool is built on."""

@@ -1,0 +1,62 @@
+"""What every tool shares: the general options, the run wrapper and its exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .. import __version__
+from .logs import add_logging_options, quiet_requested
+from .options import CommandLine, CommandLineError, ExitRequest
+
+EXIT_OK = 0
+EXIT_SYNTAX = 1
+EXIT_INTERRUPTED = 130
+
+
+def new_command_line(tool: str, description: str) -> CommandLine:
+    cmd = CommandLine(tool, description, __version__)
+    cmd.group("general options")
+    cmd.add("-h", "--help", "print this help text and exit", exclusive=True)
+    cmd.add(None, "--version", "print version information and exit", exclusive=True)
+    cmd.add(None, "--arguments", "print expanded command line arguments")
+    add_logging_options(cmd)
+    return cmd
+
+
+def add_timeouts(cmd: CommandLine, connect: bool = True) -> None:
+    if connect:
+        cmd.add("-to", "--timeout", "timeout for connection requests", "[s]econds: integer (default: unlimited)")
+    cmd.add("-ts", "--socket-timeout", "timeout for network socket (0 for none)", "[s]econds: integer (default: 60)")
+    cmd.add("-ta", "--acse-timeout", "timeout for ACSE messages", "[s]econds: integer (default: 30)")
+    cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
+
+
+def run(
+    cmd: CommandLine,
+    argv: list[str] | None,
+    body: Callable[[Any], Coroutine[Any, Any, int]],
+) -> int:
+    """Parse ``argv`` with ``cmd`` and run ``body(parsed)``; returns the exit code.
+
+    Syntax errors print DCMTK's three-line message and give 1; help and version give 0;
+    Ctrl-C gives 130.  No traceback reaches the user.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv and any(not p.optional for p in cmd.params):
+        sys.stdout.write(cmd.usage())
+        return EXIT_OK
+    try:
+        parsed = cmd.parse(argv)
+        cmd.handle_exclusive(parsed)
+        return asyncio.run(body(parsed))
+    except ExitRequest as req:
+        return req.code
+    except CommandLineError as exc:
+        if not quiet_requested(argv):
+            sys.stderr.write(cmd.error_text(str(exc)))
+        return EXIT_SYNTAX
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

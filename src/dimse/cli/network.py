@@ -1,0 +1,41 @@
+"""Network option values shared by the tools: AE titles, timeouts, PDU sizes, peer/port."""
+
+from __future__ import annotations
+
+from ..association import Timeouts
+from .options import CommandLineError, Parsed, parse_int
+
+MIN_PDU, MAX_PDU, DEFAULT_PDU = 4096, 131072, 16384
+
+
+def ae_title(parsed: Parsed, option: str, default: str) -> str:
+    value = parsed.value(option, default)
+    if len(value) > 16:
+        raise CommandLineError(f"Invalid value for option {option} ({value}): AE title longer than 16 characters")
+    return value
+
+
+def port_param(text: str) -> int:
+    return parse_int(text, "port", 1, 65535, option=False)
+
+
+def int_option(
+    parsed: Parsed, option: str, default: int | None, low: int | None = None, high: int | None = None
+) -> int | None:
+    text = parsed.value(option)
+    return default if text is None else parse_int(text, option, low, high)
+
+
+def timeouts(parsed: Parsed) -> Timeouts:
+    """-to/-ts/-ta/-td with DCMTK's ranges and defaults."""
+    socket = int_option(parsed, "--socket-timeout", 60, -1)
+    return Timeouts(
+        connect=int_option(parsed, "--timeout", None, 1),
+        acse=int_option(parsed, "--acse-timeout", 30, 1),
+        dimse=int_option(parsed, "--dimse-timeout", None, 1),
+        socket=None if socket is not None and socket <= 0 else socket,
+    )
+
+
+def max_pdu(parsed: Parsed) -> int:
+    return int_option(parsed, "--max-pdu", DEFAULT_PDU, MIN_PDU, MAX_PDU)

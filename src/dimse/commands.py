@@ -1,0 +1,266 @@
+"""PS3.7 DIMSE command sets: group 0000 in Implicit VR Little Endian.
+
+A command set is a handful of fixed elements, so it is coded here directly (with VRs
+from pydicom's dictionary) instead of going through a full data set on every message.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from pydicom.datadict import dictionary_keyword, dictionary_VR, tag_for_keyword
+
+from .errors import ProtocolError
+
+# Command Field values (PS3.7 E.1)
+C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
+C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
+C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
+C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
+C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
+C_CANCEL_RQ = 0x0FFF
+
+COMMAND_NAMES = {
+    C_STORE_RQ: "C-STORE RQ",
+    C_STORE_RSP: "C-STORE RSP",
+    C_GET_RQ: "C-GET RQ",
+    C_GET_RSP: "C-GET RSP",
+    C_FIND_RQ: "C-FIND RQ",
+    C_FIND_RSP: "C-FIND RSP",
+    C_MOVE_RQ: "C-MOVE RQ",
+    C_MOVE_RSP: "C-MOVE RSP",
+    C_ECHO_RQ: "C-ECHO RQ",
+    C_ECHO_RSP: "C-ECHO RSP",
+    C_CANCEL_RQ: "C-CANCEL RQ",
+}
+
+NO_DATASET = 0x0101
+PRIORITY_MEDIUM, PRIORITY_HIGH, PRIORITY_LOW = 0x0000, 0x0001, 0x0002
+
+_ELEMENT = struct.Struct("<HHL")
+_MAX_COMMAND = 1 << 20
+
+
+class Command:
+    """One DIMSE command set, addressed by DICOM keyword (``cmd.MessageID``).
+
+    Values are ``int`` for US/UL, ``str`` for UI/AE/LO/SH and ``list[int]`` for AT.
+    Elements this package does not know are kept as raw bytes under their tag number.
+    """
+
+    __slots__ = ("_elements",)
+
+    def __init__(self, **elements: Any) -> None:
+        object.__setattr__(self, "_elements", {})
+        for keyword, value in elements.items():
+            self[keyword] = value
+
+    def __getattr__(self, keyword: str) -> Any:
+        try:
+            return self._elements[_tag(keyword)]
+        except KeyError:
+            raise AttributeError(keyword) from None
+
+    def __setattr__(self, keyword: str, value: Any) -> None:
+        self[keyword] = value
+
+    def __setitem__(self, key: str | int, value: Any) -> None:
+        tag = key if isinstance(key, int) else _tag(key)
+        if value is None:
+            self._elements.pop(tag, None)
+        else:
+            self._elements[tag] = value
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        return self._elements.get(_tag(keyword), default)
+
+    def __contains__(self, keyword: str) -> bool:
+        return _tag(keyword) in self._elements
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for tag, value in sorted(self._elements.items()):
+            yield (dictionary_keyword(tag) or f"{tag:08X}"), value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Command) and self._elements == other._elements
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.items())
+        return f"Command({inner})"
+
+    @property
+    def name(self) -> str:
+        return COMMAND_NAMES.get(self.get("CommandField"), f"0x{self.get('CommandField', 0):04x}")
+
+    @property
+    def has_dataset(self) -> bool:
+        return self.get("CommandDataSetType", NO_DATASET) != NO_DATASET
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self.get("CommandField", 0) & 0x8000)
+
+
+def _tag(keyword: str) -> int:
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag >> 16 != 0:
+        raise AttributeError(f"{keyword} is not a command element keyword")
+    return tag
+
+
+def _encode_value(tag: int, value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        vr = dictionary_VR(tag)
+        if vr == "US":
+            raw = struct.pack("<H", value)
+        elif vr == "UL":
+            raw = struct.pack("<L", value)
+        elif vr == "AT":
+            raw = b"".join(struct.pack("<HH", t >> 16, t & 0xFFFF) for t in value)
+        else:
+            raw = str(value).encode("ascii")
+            if len(raw) % 2:
+                raw += b"\0" if vr == "UI" else b" "
+    return raw
+
+
+def encode_command(command: Command) -> bytes:
+    """The command set with its CommandGroupLength, ready for PDVs."""
+    body = []
+    for tag, value in sorted(command._elements.items()):
+        if tag == 0x00000000:
+            continue
+        raw = _encode_value(tag, value)
+        body.append(_ELEMENT.pack(0, tag & 0xFFFF, len(raw)) + raw)
+    rest = b"".join(body)
+    return _ELEMENT.pack(0, 0, 4) + struct.pack("<L", len(rest)) + rest
+
+
+def decode_command(data: bytes | memoryview) -> Command:
+    """Parse a command set; anything malformed is a :class:`ProtocolError`."""
+    data = memoryview(data)
+    cmd = Command()
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            if end - pos < 8:
+                raise ProtocolError("truncated element in command set")
+            group, elem, length = _ELEMENT.unpack_from(data, pos)
+            pos += 8
+            if group != 0:
+                raise ProtocolError(f"element ({group:04x},{elem:04x}) in command set")
+            if pos + length > end:
+                raise ProtocolError(f"element (0000,{elem:04x}) overruns the command set")
+            raw = data[pos : pos + length]
+            pos += length
+            tag = elem
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                cmd._elements[tag] = bytes(raw)
+                continue
+            if vr == "US":
+                value: Any = struct.unpack("<H", raw)[0] if length == 2 else None
+            elif vr == "UL":
+                value = struct.unpack("<L", raw)[0] if length == 4 else None
+            elif vr == "AT":
+                value = [(g << 16) | e for g, e in struct.iter_unpack("<HH", raw)] if length % 4 == 0 else None
+            else:
+                value = bytes(raw).decode("ascii", "replace").rstrip("\0 ")
+                if vr != "UI":
+                    value = value.lstrip(" ")
+            if value is None:
+                raise ProtocolError(f"element (0000,{elem:04x}) has a bad length {length}")
+            cmd._elements[tag] = value
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        raise ProtocolError(f"malformed command set: {exc}") from None
+    if "CommandField" not in cmd:
+        raise ProtocolError("command set without Command Field")
+    return cmd
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def _dataset_type(has_dataset: bool) -> int:
+    return 0x0000 if has_dataset else NO_DATASET
+
+
+def c_echo_rq(message_id: int, sop_class: str = "1.2.840.10008.1.1") -> Command:
+    return Command(
+        AffectedSOPClassUID=sop_class,
+        CommandField=C_ECHO_RQ,
+        MessageID=message_id,
+        CommandDataSetType=NO_DATASET,
+    )
+
+
+def c_store_rq(
+    message_id: int,
+    sop_class: str,
+    sop_instance: str,
+    priority: int = PRIORITY_MEDIUM,
+    move_originator: tuple[str, int] | None = None,
+) -> Command:
+    cmd = Command(
+        AffectedSOPClassUID=sop_class,
+        CommandField=C_STORE_RQ,
+        MessageID=message_id,
+        Priority=priority,
+        CommandDataSetType=0x0000,
+        AffectedSOPInstanceUID=sop_instance,
+    )
+    if move_originator is not None:
+        cmd.MoveOriginatorApplicationEntityTitle = move_originator[0]
+        cmd.MoveOriginatorMessageID = move_originator[1]
+    return cmd
+
+
+def c_find_rq(message_id: int, sop_class: str, priority: int = PRIORITY_MEDIUM) -> Command:
+    return Command(
+        AffectedSOPClassUID=sop_class,
+        CommandField=C_FIND_RQ,
+        MessageID=message_id,
+        Priority=priority,
+        CommandDataSetType=0x0000,
+    )
+
+
+def c_move_rq(message_id: int, sop_class: str, destination: str, priority: int = PRIORITY_MEDIUM) -> Command:
+    return Command(
+        AffectedSOPClassUID=sop_class,
+        CommandField=C_MOVE_RQ,
+        MessageID=message_id,
+        MoveDestination=destination,
+        Priority=priority,
+        CommandDataSetType=0x0000,
+    )
+
+
+def c_cancel_rq(message_id_being_responded_to: int) -> Command:
+    return Command(
+        CommandField=C_CANCEL_RQ,
+        MessageIDBeingRespondedTo=message_id_being_responded_to,
+        CommandDataSetType=NO_DATASET,
+    )
+
+
+def response_to(request: Command, status: int, has_dataset: bool = False, **extra: Any) -> Command:
+    """The response to ``request`` with ``status``: the same SOP class (and instance)."""
+    rsp = Command(
+        AffectedSOPClassUID=request.get("AffectedSOPClassUID"),
+        CommandField=request.CommandField | 0x8000,
+        MessageIDBeingRespondedTo=request.MessageID,
+        CommandDataSetType=_dataset_type(has_dataset),
+        Status=status,
+        AffectedSOPInstanceUID=request.get("AffectedSOPInstanceUID"),
+    )
+    for keyword, value in extra.items():
+        rsp[keyword] = value
+    return rsp

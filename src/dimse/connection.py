@@ -1,0 +1,400 @@
+"""The sans-IO association: bytes in, events out; primitives in, bytes out.
+
+:class:`Connection` runs the PS3.8 state machine (:mod:`dimse.fsm`) and the DIMSE message
+layer over it.  It owns no socket, thread or clock: a driver feeds it what the transport
+received (``receive_data``), the expiry of the ARTIM timer (``timer_expired``) and the
+user's requests (``request``, ``accept``, ``send_command``, ``send_data``, ``release`` ...),
+then writes out ``data_to_send()``, honours ``artim_running`` and closes the transport when
+``should_close`` is set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from . import events as ev
+from .commands import Command, decode_command, encode_command
+from .errors import LocalProtocolError, PDUError, ProtocolError
+from .fsm import TRANSITIONS, Event, State
+from .pdu import (
+    A_ABORT,
+    A_ASSOCIATE_AC,
+    A_ASSOCIATE_RJ,
+    A_ASSOCIATE_RQ,
+    A_RELEASE_RP,
+    A_RELEASE_RQ,
+    P_DATA_TF,
+    PDU,
+    PDU_HEADER,
+    PDU_TYPES,
+    Abort,
+    AssociateAC,
+    AssociateRJ,
+    AssociateRQ,
+    PDataTF,
+    ReleaseRP,
+    ReleaseRQ,
+    decode_pdu,
+    encode,
+    pdata_header,
+)
+
+_EVENT_FOR_PDU = {
+    A_ASSOCIATE_RQ: Event.EVT6,
+    A_ASSOCIATE_AC: Event.EVT3,
+    A_ASSOCIATE_RJ: Event.EVT4,
+    P_DATA_TF: Event.EVT10,
+    A_RELEASE_RQ: Event.EVT12,
+    A_RELEASE_RP: Event.EVT13,
+    A_ABORT: Event.EVT16,
+}
+
+#: Largest A-ASSOCIATE PDU accepted (128 contexts x 38 transfer syntaxes fit ~8 times).
+MAX_ASSOCIATE_PDU = 1 << 20
+#: Receive limit for P-DATA-TF when we advertised "no maximum" (0).
+UNLIMITED_PDU_CAP = 16 << 20
+#: Send fragment size when the peer advertised "no maximum" (0).
+DEFAULT_SEND_PDU = 256 << 10
+#: Largest command set accepted.
+MAX_COMMAND_SET = 64 << 10
+
+# A-ABORT reasons (PS3.8 table 9-26)
+ABORT_UNRECOGNIZED_PDU = 1
+ABORT_UNEXPECTED_PDU = 2
+ABORT_INVALID_PARAMETER = 6
+
+
+@dataclass(slots=True, frozen=True)
+class PresentationContext:
+    """An accepted presentation context."""
+
+    context_id: int
+    abstract_syntax: str
+    transfer_syntax: str
+
+
+class Connection:
+    """One association, either as requestor or as acceptor."""
+
+    def __init__(self, requestor: bool, max_send_pdu: int = 0) -> None:
+        self.requestor = requestor
+        self.state = State.STA1
+        #: our own limit on what we send (DCMTK's --max-send-pdu); 0: only the peer's
+        self.max_send_pdu = max_send_pdu
+        self.request_pdu: AssociateRQ | None = None
+        self.accept_pdu: AssociateAC | None = None
+        self.contexts: dict[int, PresentationContext] = {}
+        self.artim_running = False
+        self.should_close = False
+        self._receive_limit = UNLIMITED_PDU_CAP
+        self._in = bytearray()
+        self._out: list[bytes | memoryview] = []
+        self._events: deque[ev.Event] = deque()
+        self._command_buf: bytearray | None = None
+        self._command_ctx = 0
+        self._data_ctx: int | None = None
+
+    # ------------------------------------------------------------------ driver side
+
+    def connection_made(self) -> None:
+        """The transport is open: Evt2 for a requestor, Evt5 for an acceptor."""
+        self._handle(Event.EVT2 if self.requestor else Event.EVT5)
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the transport; ``b""`` means the transport closed."""
+        if not data:
+            if self.state != State.STA1:
+                self._handle(Event.EVT17)
+            return
+        if self.state in (State.STA1, State.STA4):
+            return
+        self._in += data
+        while len(self._in) >= 6 and self.state != State.STA1:
+            pdu_type, length = PDU_HEADER.unpack_from(self._in)
+            if pdu_type not in PDU_TYPES:
+                self._invalid(ABORT_UNRECOGNIZED_PDU, f"unknown PDU type 0x{pdu_type:02x}")
+                return
+            limit = self._receive_limit if pdu_type == P_DATA_TF else MAX_ASSOCIATE_PDU
+            if length > limit:
+                self._invalid(ABORT_INVALID_PARAMETER, f"PDU length {length} exceeds the maximum {limit}")
+                return
+            if len(self._in) < 6 + length:
+                return
+            body = bytes(self._in[6 : 6 + length])
+            del self._in[: 6 + length]
+            try:
+                pdu = decode_pdu(pdu_type, body)
+            except PDUError as exc:
+                self._invalid(ABORT_INVALID_PARAMETER, str(exc))
+                return
+            self._handle(_EVENT_FOR_PDU[pdu_type], pdu)
+
+    def timer_expired(self) -> None:
+        """The ARTIM timer the driver runs while ``artim_running`` expired (Evt18)."""
+        if self.artim_running:
+            self._handle(Event.EVT18)
+
+    def data_to_send(self) -> list[bytes | memoryview]:
+        """Buffers to write to the transport, in order; the list is handed over."""
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> ev.Event | None:
+        """The next indication or confirmation for the user, or None."""
+        return self._events.popleft() if self._events else None
+
+    @property
+    def is_established(self) -> bool:
+        return self.state == State.STA6
+
+    @property
+    def peer_max_pdu(self) -> int:
+        peer = self.accept_pdu if self.requestor else self.request_pdu
+        return (peer.user_info.max_length or 0) if peer else 0
+
+    @property
+    def max_fragment(self) -> int:
+        """Largest PDV payload we send: the peer's maximum PDU less 12 bytes of headers,
+        the figure DCMTK uses (and logs as "Max Send PDV")."""
+        limit = self.peer_max_pdu or DEFAULT_SEND_PDU
+        if self.max_send_pdu:
+            limit = min(limit, self.max_send_pdu)
+        return max(limit - 12, 1)
+
+    # ------------------------------------------------------------------ user primitives
+
+    def request(self, rq: AssociateRQ) -> None:
+        """A-ASSOCIATE request (Evt1); call ``connection_made`` once the transport is up."""
+        self._handle(Event.EVT1, rq)
+
+    def accept(self, ac: AssociateAC) -> None:
+        self._handle(Event.EVT7, ac)
+
+    def reject(self, rj: AssociateRJ) -> None:
+        self._handle(Event.EVT8, rj)
+
+    def send_command(self, context_id: int, command: Command) -> None:
+        """Send a command set as P-DATA-TF PDUs no larger than the peer accepts."""
+        self._check_pdata(context_id)
+        raw = memoryview(encode_command(command))
+        step = self.max_fragment
+        for start in range(0, len(raw), step):
+            piece = raw[start : start + step]
+            last = start + step >= len(raw)
+            self._out.append(pdata_header(context_id, len(piece), True, last) + piece)
+
+    def send_data(self, context_id: int, data: bytes | memoryview, last: bool) -> None:
+        """Send (part of) a data set; ``data`` is not copied, keep it alive until written."""
+        self._check_pdata(context_id)
+        view = memoryview(data)
+        step = self.max_fragment
+        if not view:
+            if last:
+                self._out.append(pdata_header(context_id, 0, False, True))
+            return
+        for start in range(0, len(view), step):
+            piece = view[start : start + step]
+            self._out.append(pdata_header(context_id, len(piece), False, last and start + step >= len(view)))
+            self._out.append(piece)
+
+    def release(self) -> None:
+        """A-RELEASE request (Evt11)."""
+        self._handle(Event.EVT11)
+
+    def release_response(self) -> None:
+        """A-RELEASE response (Evt14): grant the peer's release."""
+        self._handle(Event.EVT14)
+
+    def abort(self) -> None:
+        """A-ABORT request (Evt15); harmless once the association is already over."""
+        if self.state not in (State.STA1, State.STA2, State.STA13):
+            self._handle(Event.EVT15)
+
+    # ------------------------------------------------------------------ machinery
+
+    def _handle(self, event: Event, pdu: PDU | None = None, reason: int = 0, detail: str = "") -> None:
+        action = TRANSITIONS.get((self.state, event))
+        if action is None:
+            raise LocalProtocolError(f"{event.name} is not allowed in {self.state.name}")
+        getattr(self, "_" + action.replace("-", "_").lower())(pdu, reason, detail)
+
+    def _check_pdata(self, context_id: int) -> None:
+        if (self.state, Event.EVT9) not in TRANSITIONS:
+            raise LocalProtocolError(f"cannot send P-DATA in {self.state.name}")
+        if context_id not in self.contexts:
+            raise LocalProtocolError(f"presentation context {context_id} was not accepted")
+
+    def _invalid(self, reason: int, detail: str) -> None:
+        self._in.clear()
+        self._handle(Event.EVT19, None, reason, detail)
+
+    def _send(self, pdu: PDU) -> None:
+        self._out.append(encode(pdu))
+
+    def _record_contexts(self, rq: AssociateRQ, ac: AssociateAC) -> None:
+        proposed = {c.context_id: c for c in rq.contexts}
+        self.contexts = {
+            c.context_id: PresentationContext(c.context_id, proposed[c.context_id].abstract_syntax, c.transfer_syntax)
+            for c in ac.contexts
+            if c.result == 0 and c.context_id in proposed
+        }
+
+    def _send_limit_from(self, sent: AssociateRQ | AssociateAC) -> None:
+        self._receive_limit = sent.user_info.max_length or UNLIMITED_PDU_CAP
+
+    def _ae_1(self, rq, reason, detail):
+        self.request_pdu = rq
+        self._send_limit_from(rq)
+        self.state = State.STA4
+
+    def _ae_2(self, pdu, reason, detail):
+        self._send(self.request_pdu)
+        self.state = State.STA5
+
+    def _ae_3(self, ac, reason, detail):
+        self.accept_pdu = ac
+        self._record_contexts(self.request_pdu, ac)
+        self.state = State.STA6
+        self._events.append(ev.AssociationAccepted(ac))
+
+    def _ae_4(self, rj, reason, detail):
+        self.should_close = True
+        self.state = State.STA1
+        self._events.append(ev.AssociationRejected(rj))
+
+    def _ae_5(self, pdu, reason, detail):
+        self.artim_running = True
+        self.state = State.STA2
+
+    def _ae_6(self, rq, reason, detail):
+        self.artim_running = False
+        self.request_pdu = rq
+        self.state = State.STA3
+        self._events.append(ev.AssociationRequested(rq))
+
+    def _ae_7(self, ac, reason, detail):
+        self.accept_pdu = ac
+        self._send_limit_from(ac)
+        self._record_contexts(self.request_pdu, ac)
+        self._send(ac)
+        self.state = State.STA6
+
+    def _ae_8(self, rj, reason, detail):
+        self._send(rj)
+        self.artim_running = True
+        self.state = State.STA13
+
+    def _dt_2(self, pdata: PDataTF, reason, detail):
+        try:
+            for pdv in pdata.pdvs:
+                self._receive_pdv(pdv)
+        except ProtocolError as exc:
+            self._provider_abort(ABORT_INVALID_PARAMETER, str(exc))
+
+    _ar_6 = _dt_2
+
+    def _receive_pdv(self, pdv) -> None:
+        ctx = pdv.context_id
+        if ctx not in self.contexts:
+            raise ProtocolError(f"PDV on presentation context {ctx}, which was not accepted")
+        if pdv.is_command:
+            if self._data_ctx is not None:
+                raise ProtocolError("command fragment received while a data set was expected")
+            if self._command_buf is None:
+                self._command_buf, self._command_ctx = bytearray(), ctx
+            elif ctx != self._command_ctx:
+                raise ProtocolError("command fragments on different presentation contexts")
+            self._command_buf += pdv.data
+            if len(self._command_buf) > MAX_COMMAND_SET:
+                raise ProtocolError(f"command set larger than {MAX_COMMAND_SET} bytes")
+            if pdv.is_last:
+                command = decode_command(self._command_buf)
+                self._command_buf = None
+                if command.has_dataset:
+                    self._data_ctx = ctx
+                self._events.append(ev.CommandReceived(ctx, command))
+        else:
+            if self._data_ctx != ctx:
+                raise ProtocolError("data set fragment received without a command that announced it")
+            if pdv.is_last:
+                self._data_ctx = None
+            self._events.append(ev.DataReceived(ctx, memoryview(pdv.data), pdv.is_last))
+
+    def _ar_1(self, pdu, reason, detail):
+        self._send(ReleaseRQ())
+        self.state = State.STA7
+
+    def _ar_2(self, pdu, reason, detail):
+        self.state = State.STA8
+        self._events.append(ev.ReleaseRequested())
+
+    def _ar_3(self, pdu, reason, detail):
+        self.should_close = True
+        self.state = State.STA1
+        self._events.append(ev.ReleaseConfirmed())
+
+    def _ar_4(self, pdu, reason, detail):
+        self._send(ReleaseRP())
+        self.artim_running = True
+        self.state = State.STA13
+
+    def _ar_5(self, pdu, reason, detail):
+        self.artim_running = False
+        self.state = State.STA1
+
+    def _ar_8(self, pdu, reason, detail):
+        self.state = State.STA9 if self.requestor else State.STA10
+        self._events.append(ev.ReleaseRequested())
+
+    def _ar_9(self, pdu, reason, detail):
+        self._send(ReleaseRP())
+        self.state = State.STA11
+
+    def _ar_10(self, pdu, reason, detail):
+        self.state = State.STA12
+        self._events.append(ev.ReleaseConfirmed())
+
+    def _aa_1(self, pdu, reason, detail):
+        by_peer_event = self.state == State.STA2
+        self._send(Abort(2 if by_peer_event else 0, reason if by_peer_event else 0))
+        self.artim_running = True
+        self.state = State.STA13
+        if by_peer_event:
+            self._events.append(ev.Aborted(2, reason or ABORT_UNEXPECTED_PDU, False, detail or "unexpected PDU"))
+
+    def _aa_2(self, pdu, reason, detail):
+        self.artim_running = False
+        self.should_close = True
+        self.state = State.STA1
+
+    def _aa_3(self, abort: Abort, reason, detail):
+        self.should_close = True
+        self.state = State.STA1
+        self._events.append(ev.Aborted(abort.source, abort.reason, True))
+
+    def _aa_4(self, pdu, reason, detail):
+        self.artim_running = False
+        self.state = State.STA1
+        self._events.append(ev.Aborted(2, 0, False, "connection closed by peer"))
+
+    def _aa_5(self, pdu, reason, detail):
+        self.artim_running = False
+        self.state = State.STA1
+
+    def _aa_6(self, pdu, reason, detail):
+        self.state = State.STA13
+
+    def _aa_7(self, pdu, reason, detail):
+        self._send(Abort(2, reason or ABORT_UNEXPECTED_PDU))
+        self.state = State.STA13
+
+    def _aa_8(self, pdu, reason, detail):
+        self._provider_abort(reason or ABORT_UNEXPECTED_PDU, detail or "unexpected PDU")
+
+    def _provider_abort(self, reason: int, detail: str) -> None:
+        self._send(Abort(2, reason))
+        self.artim_running = True
+        self.state = State.STA13
+        self._command_buf, self._data_ctx = None, None
+        self._events.append(ev.Aborted(2, reason, False, detail))

@@ -1,0 +1,130 @@
+"""Data sets on the wire and on disk, through pydicom.
+
+Only what the network needs: the header of a Part 10 file (so its data set can be streamed
+unchanged), a data set encoded in / decoded from a transfer syntax, and the file meta
+information written ahead of a received data set.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
+from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
+
+from .errors import DimseError
+from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+
+
+class BadDicomFile(DimseError):
+    """A file that cannot be sent as it is."""
+
+
+@dataclass(slots=True, frozen=True)
+class Part10Header:
+    """Where a Part 10 file's data set lies and what it is."""
+
+    path: Path
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    dataset_offset: int
+    dataset_length: int
+
+
+def read_part10_header(path: str | Path) -> Part10Header:
+    """Read only the preamble and file meta group; the data set is left on disk."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fp:
+            read_preamble(fp, False)
+            meta = _read_file_meta_info(fp)
+            offset = fp.tell()
+            size = fp.seek(0, io.SEEK_END)
+    except InvalidDicomError as exc:
+        raise BadDicomFile(f"not a DICOM Part 10 file: {exc}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise BadDicomFile(str(exc)) from None
+    values = {}
+    for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
+        value = str(meta.get(keyword, "") or "").rstrip("\0 ")
+        if not value:
+            raise BadDicomFile(f"file meta information has no {keyword}")
+        values[keyword] = value
+    return Part10Header(
+        path,
+        values["MediaStorageSOPClassUID"],
+        values["MediaStorageSOPInstanceUID"],
+        values["TransferSyntaxUID"],
+        offset,
+        size - offset,
+    )
+
+
+def read_any(path: str | Path) -> Dataset:
+    """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding)."""
+    try:
+        return dcmread(path, force=True)
+    except Exception as exc:  # pydicom raises many kinds on bad input
+        raise BadDicomFile(str(exc) or type(exc).__name__) from None
+
+
+def _flags(transfer_syntax: str) -> tuple[bool, bool]:
+    ts = UID(transfer_syntax)
+    return ts == ImplicitVRLittleEndian, ts != ExplicitVRBigEndian
+
+
+def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
+    """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here)."""
+    implicit, little = _flags(transfer_syntax)
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, little
+    write_dataset(fp, ds)
+    raw = fp.getvalue()
+    if transfer_syntax == DeflatedExplicitVRLittleEndian:
+        packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        raw = packer.compress(raw) + packer.flush()
+    return raw
+
+
+def decode_dataset(data: bytes, transfer_syntax: str) -> Dataset:
+    """Decode a data set received in ``transfer_syntax``; errors become :class:`BadDicomFile`."""
+    try:
+        if transfer_syntax == DeflatedExplicitVRLittleEndian:
+            data = zlib.decompress(data, -zlib.MAX_WBITS)
+        implicit, little = _flags(transfer_syntax)
+        ds = read_dataset(io.BytesIO(data), implicit, little)
+        ds.set_original_encoding(implicit, little)
+        return ds
+    except Exception as exc:
+        raise BadDicomFile(f"cannot decode data set: {exc}") from None
+
+
+def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae: str = "") -> FileMetaDataset:
+    """Fresh file meta information for a received object."""
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = transfer_syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    if source_ae:
+        meta.SourceApplicationEntityTitle = source_ae
+    return meta
+
+
+def part10_prefix(meta: FileMetaDataset) -> bytes:
+    """Preamble, ``DICM`` and the encoded file meta group."""
+    fp = DicomBytesIO()
+    fp.write(bytes(128) + b"DICM")
+    write_file_meta_info(fp, meta, enforce_standard=True)
+    return fp.getvalue()

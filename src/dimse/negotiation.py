@@ -1,0 +1,114 @@
+"""Association negotiation as pure functions: build a request, answer one.
+
+The acceptor side follows DCMTK's rule: for each proposed context whose abstract syntax
+we support, take the first transfer syntax of *our* preference list that was proposed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import names
+from .pdu import (
+    ABSTRACT_SYNTAX_NOT_SUPPORTED,
+    ACCEPTANCE,
+    APPLICATION_CONTEXT,
+    TRANSFER_SYNTAXES_NOT_SUPPORTED,
+    AssociateAC,
+    AssociateRJ,
+    AssociateRQ,
+    PresentationContextAC,
+    PresentationContextRQ,
+    RoleSelection,
+    UserInformation,
+)
+from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+
+MAX_CONTEXTS = 128
+
+
+def user_information(max_pdu: int, **extra) -> UserInformation:
+    """Our user information item: maximum length, implementation class and version."""
+    return UserInformation(
+        max_length=max_pdu,
+        implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+        implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+        **extra,
+    )
+
+
+def build_request(
+    calling_ae: str,
+    called_ae: str,
+    contexts: Sequence[tuple[str, Sequence[str]]],
+    max_pdu: int = 16384,
+    **user_info_extra,
+) -> AssociateRQ:
+    """An A-ASSOCIATE-RQ proposing ``(abstract syntax, [transfer syntaxes])`` pairs in order,
+    with context IDs 1, 3, 5 ..."""
+    if len(contexts) > MAX_CONTEXTS:
+        raise ValueError(f"Too many presentation contexts ({len(contexts)} > {MAX_CONTEXTS})")
+    proposed = [
+        PresentationContextRQ(2 * i + 1, abstract, list(syntaxes)) for i, (abstract, syntaxes) in enumerate(contexts)
+    ]
+    return AssociateRQ(called_ae, calling_ae, proposed, user_information(max_pdu, **user_info_extra))
+
+
+@dataclass
+class AcceptorPolicy:
+    """What an acceptor agrees to.
+
+    ``transfer_syntaxes`` maps each supported abstract syntax to its transfer syntaxes in
+    order of preference; ``any_abstract`` (if given) is used for abstract syntaxes not in the
+    map (DCMTK's promiscuous mode).  ``check_called_ae`` rejects a request whose called AE
+    title is not ``ae_title``.
+    """
+
+    ae_title: str = "ANY-SCP"
+    transfer_syntaxes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    any_abstract: Sequence[str] | None = None
+    check_called_ae: bool = False
+    max_pdu: int = 16384
+    async_ops: tuple[int, int] = (1, 1)
+    #: last word on a request that negotiated fine: return a reject to refuse it
+    vetting: Callable[[AssociateRQ], AssociateRJ | None] | None = None
+
+
+def _reject(result: int, source: int, reason: int) -> AssociateRJ:
+    return AssociateRJ(result, source, reason)
+
+
+def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | AssociateRJ:
+    """Answer an A-ASSOCIATE-RQ under ``policy``."""
+    if not rq.protocol_version & 1:
+        return _reject(names.REJECT_PERMANENT, names.SOURCE_ACSE, names.REASON_PROTOCOL_VERSION)
+    if rq.application_context != APPLICATION_CONTEXT:
+        return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_APP_CONTEXT)
+    if policy.check_called_ae and rq.called_ae != policy.ae_title:
+        return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_CALLED_AE)
+    if policy.vetting is not None and (rj := policy.vetting(rq)) is not None:
+        return rj
+
+    answers, accepted = [], set()
+    for ctx in rq.contexts:
+        ours = policy.transfer_syntaxes.get(ctx.abstract_syntax, policy.any_abstract)
+        if ours is None:
+            answers.append(PresentationContextAC(ctx.context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED))
+            continue
+        chosen = next((ts for ts in ours if ts in ctx.transfer_syntaxes), None)
+        if chosen is None:
+            answers.append(PresentationContextAC(ctx.context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED))
+        else:
+            answers.append(PresentationContextAC(ctx.context_id, ACCEPTANCE, chosen))
+            accepted.add(ctx.abstract_syntax)
+
+    extra: dict = {}
+    theirs = rq.user_info
+    if theirs.async_ops is not None:
+        extra["async_ops"] = tuple(
+            min(a, b) if a and b else (a or b) for a, b in zip(theirs.async_ops, policy.async_ops, strict=False)
+        )
+    # we act as SCP only: a requestor's SCU role is granted, a requested SCP role is not
+    extra["roles"] = [RoleSelection(r.sop_class, r.scu_role, False) for r in theirs.roles if r.sop_class in accepted]
+    return AssociateAC(rq.called_ae, rq.calling_ae, answers, user_information(policy.max_pdu, **extra))

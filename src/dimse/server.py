@@ -1,0 +1,159 @@
+"""The acceptor: serve associations with a :class:`Services` object, many at once.
+
+Every association runs in its own task; whatever one peer does (garbage, aborts, stalls)
+ends that association only, and the server goes on accepting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .association import STREAM_LIMIT, Association, Timeouts, configure_socket
+from .commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
+from .connection import Connection, PresentationContext
+from .errors import DimseError
+from .names import abort_text
+from .negotiation import AcceptorPolicy, negotiate
+from .pdu import AssociateAC, AssociateRQ
+from .storage import NullSink
+
+log = logging.getLogger("dimse.server")
+
+STATUS_SUCCESS = 0x0000
+STATUS_UNRECOGNIZED_OPERATION = 0x0211
+STATUS_SOP_CLASS_NOT_SUPPORTED = 0x0122
+STATUS_PROCESSING_FAILURE = 0x0110
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_CANNOT_UNDERSTAND = 0xC000
+
+
+class Services:
+    """What an acceptor does with each request; subclass and override.
+
+    ``store_sink`` returns an object with ``write(view)``, ``commit()`` and ``discard()``
+    that receives the data set as it arrives, or a status to refuse the object (its data
+    set is then read and dropped).  ``store_done`` turns a committed sink into the status of
+    the C-STORE response.
+    """
+
+    def association_requested(self, rq: AssociateRQ) -> None:
+        """Called before negotiation (logging hook)."""
+
+    def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
+        """Called once the A-ASSOCIATE-AC went out."""
+
+    def association_ended(self, assoc: Association, how: str) -> None:
+        """Called when the association is over: ``released``, ``aborted`` or an error text."""
+
+    async def echo(self, assoc: Association, command: Command) -> int:
+        return STATUS_SUCCESS
+
+    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command):
+        return NullSink()
+
+    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
+        sink.commit()
+        return STATUS_SUCCESS
+
+
+@dataclass
+class Acceptor:
+    """Serves associations on accepted connections under ``policy`` with ``services``."""
+
+    policy: AcceptorPolicy
+    services: Services = field(default_factory=Services)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    #: called with each finished association task's outcome (tests, --exit-after)
+    on_finished: Callable[[], None] | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection from accept to close; never raises."""
+        configure_socket(writer)
+        conn = Connection(requestor=False)
+        conn.connection_made()
+        assoc = Association(conn, reader, writer, self.timeouts)
+        how = "closed"
+        try:
+            how = await self._run(assoc)
+        except DimseError as exc:
+            how = str(exc)
+            await assoc.abort()
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            how = f"network error: {exc}"
+            await assoc.abort()
+        except Exception as exc:  # a bug must not take the server down
+            log.exception("internal error on association from %s", assoc.peer)
+            how = f"internal error: {exc}"
+            await assoc.abort()
+        finally:
+            await assoc._close()
+            try:
+                self.services.association_ended(assoc, how)
+            finally:
+                if self.on_finished is not None:
+                    self.on_finished()
+
+    async def _run(self, assoc: Association) -> str:
+        conn = assoc.conn
+        event = await assoc._next_event(None, "A-ASSOCIATE-RQ")  # ARTIM bounds this wait
+        if isinstance(event, ev.Aborted):
+            return "aborted before association: " + (event.detail or abort_text(event.source, event.reason))
+        assert isinstance(event, ev.AssociationRequested)
+        self.services.association_requested(event.request)
+        answer = negotiate(event.request, self.policy)
+        if not isinstance(answer, AssociateAC):
+            conn.reject(answer)
+            await assoc._flush()
+            await assoc._close()
+            return "rejected"
+        conn.accept(answer)
+        await assoc._flush()
+        self.services.association_accepted(assoc, answer)
+        while True:
+            event = await assoc.receive_command(self.timeouts.dimse)
+            if isinstance(event, ev.ReleaseRequested):
+                conn.release_response()
+                await assoc._flush()
+                await assoc._close()
+                return "released"
+            if isinstance(event, ev.Aborted):
+                return "aborted" if event.by_peer else f"aborted: {event.detail}"
+            assert isinstance(event, ev.CommandReceived)
+            await self._dispatch(assoc, event.context_id, event.command)
+
+    async def _dispatch(self, assoc: Association, context_id: int, command: Command) -> None:
+        ctx = assoc.contexts[context_id]
+        field_ = command.get("CommandField")
+        if field_ == C_STORE_RQ and command.has_dataset:
+            status = await self._store(assoc, ctx, command)
+        elif field_ == C_ECHO_RQ:
+            status = await self.services.echo(assoc, command)
+        else:
+            if command.has_dataset:
+                await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+            if command.is_response:
+                log.warning("ignoring unexpected %s", command.name)
+                return
+            status = STATUS_UNRECOGNIZED_OPERATION
+        await assoc.send_command(context_id, response_to(command, status))
+
+    async def _store(self, assoc: Association, ctx: PresentationContext, command: Command) -> int:
+        sink = self.services.store_sink(assoc, ctx, command)
+        if isinstance(sink, int):
+            await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+            return sink
+        try:
+            await assoc.receive_dataset(sink.write, self.timeouts.dimse)
+        except BaseException:
+            sink.discard()
+            raise
+        return self.services.store_done(assoc, ctx, command, sink)
+
+
+async def serve(acceptor: Acceptor, host: str | None, port: int, **kwargs) -> asyncio.Server:
+    """Listen on ``host:port`` (``None``: all interfaces) and serve with ``acceptor``."""
+    return await asyncio.start_server(acceptor.handle, host, port, limit=STREAM_LIMIT, **kwargs)

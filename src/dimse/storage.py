@@ -1,0 +1,92 @@
+"""Receiving a data set into a file: a temporary file, renamed into place only when complete.
+
+Nothing is ever written outside the output directory: the name comes from a SOP Instance
+UID only after the UID was checked to be a valid UID (digits and dots).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydicom.uid import UID
+
+from .errors import DimseError
+from .modality import modality_prefix
+
+
+class UnsafeName(DimseError):
+    """A peer-supplied UID that must not become a file name."""
+
+
+def is_valid_uid(value: str) -> bool:
+    return bool(value) and UID(value).is_valid
+
+
+def object_filename(sop_class: str, sop_instance: str) -> str:
+    """DCMTK's name for a received object: ``<modality prefix>.<SOP Instance UID>``."""
+    if not is_valid_uid(sop_instance):
+        raise UnsafeName(f"SOP Instance UID is not a valid UID: {sop_instance!r}")
+    return f"{modality_prefix(sop_class)}.{sop_instance}"
+
+
+def path_inside(directory: Path, name: str) -> Path:
+    """``directory/name``, refusing anything that would leave ``directory``."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise UnsafeName(f"unsafe file name: {name!r}")
+    return directory / name
+
+
+class FileSink:
+    """Collects a data set in ``<dir>/.<name>.part`` and renames it to ``<dir>/<name>`` on commit."""
+
+    def __init__(self, final_path: Path, prefix: bytes = b"") -> None:
+        self.final_path = final_path
+        fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.", suffix=".part")
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.size = 0
+        try:
+            if prefix:
+                self._file.write(prefix)
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, data: memoryview | bytes) -> None:
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> Path:
+        """Close and move into place; returns the final path."""
+        try:
+            self._file.close()
+            os.replace(self._tmp, self.final_path)
+        except BaseException:
+            self.discard()
+            raise
+        return self.final_path
+
+    def discard(self) -> None:
+        """Drop what was received; safe to call more than once."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._tmp.unlink(missing_ok=True)
+
+
+class NullSink:
+    """Receives and forgets (``--ignore``)."""
+
+    size = 0
+
+    def write(self, data: memoryview | bytes) -> None:
+        self.size += len(data)
+
+    def commit(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""The command-line tools: thin modules over the core and the shared command-line layer."""

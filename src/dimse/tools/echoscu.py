@@ -1,0 +1,148 @@
+"""echoscu: DICOM verification (C-ECHO) SCU, DCMTK-compatible.
+
+Exit codes: 0 success, 1 syntax/association errors (as DCMTK), 70 when the echo itself
+failed: no response, a protocol error, a peer abort or a non-success status (DCMTK exits 0
+after a peer abort or a failure status: see docs/compatibility.md).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import dumps
+from ..association import Association
+from ..cli import network
+from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.logs import configure
+from ..cli.options import CommandLine, Parsed
+from ..errors import AssociationAborted, AssociationRejected, DimseError, NetworkTimeout
+from ..negotiation import build_request
+from ..uids import VERIFICATION
+
+EXIT_ASSOCIATION_ABORTED = 70
+
+#: the transfer syntaxes DCMTK's echoscu proposes, in order (``-pts n`` takes the first n)
+TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    *(f"1.2.840.10008.1.2.4.{n}" for n in range(50, 67)),
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.93",
+    *(f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)),
+)
+
+
+def command_line() -> CommandLine:
+    cmd = new_command_line("echoscu", "DICOM verification (C-ECHO) SCU")
+    cmd.param("peer", "hostname of DICOM peer")
+    cmd.param("port", "tcp/ip port number of peer")
+    cmd.group("network options")
+    cmd.group("application entity titles", 1)
+    cmd.add("-aet", "--aetitle", "set my calling AE title (default: ECHOSCU)", "[a]etitle: string")
+    cmd.add("-aec", "--call", "set called AE title of peer (default: ANY-SCP)", "[a]etitle: string")
+    cmd.group("association negotiation debugging", 1)
+    cmd.add("-pts", "--propose-ts", "propose n transfer syntaxes", f"[n]umber: integer (1..{len(TRANSFER_SYNTAXES)})")
+    cmd.add("-ppc", "--propose-pc", "propose n presentation contexts", "[n]umber: integer (1..128)")
+    cmd.group("other network options", 1)
+    add_timeouts(cmd)
+    cmd.add(
+        "-pdu",
+        "--max-pdu",
+        "set max receive pdu to n bytes (default: 16384)",
+        "[n]umber of bytes: integer (4096..131072)",
+    )
+    cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
+    cmd.add(None, "--abort", "abort association instead of releasing it")
+    return cmd
+
+
+async def echo_main(parsed: Parsed) -> int:
+    log = configure(parsed, "echoscu")
+    host, port = parsed.params[0], network.port_param(parsed.params[1])
+    n_ts = network.int_option(parsed, "--propose-ts", 1, 1, len(TRANSFER_SYNTAXES))
+    n_pc = network.int_option(parsed, "--propose-pc", 1, 1, 128)
+    repeat = network.int_option(parsed, "--repeat", 1, 1)
+    rq = build_request(
+        network.ae_title(parsed, "--aetitle", "ECHOSCU"),
+        network.ae_title(parsed, "--call", "ANY-SCP"),
+        [(VERIFICATION, TRANSFER_SYNTAXES[:n_ts])] * n_pc,
+        network.max_pdu(parsed),
+    )
+    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    log.info("Requesting Association")
+    try:
+        assoc = await Association.request(host, port, rq, network.timeouts(parsed))
+    except AssociationRejected as exc:
+        log.critical("Association Rejected:\n%s", exc)
+        return 1
+    except (DimseError, OSError) as exc:
+        log.critical("Association Request Failed: %s", describe(exc))
+        return 1
+    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if not assoc.contexts:
+        log.critical("No Acceptable Presentation Contexts")
+        await assoc.abort()
+        return 1
+    log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
+    return await _echo_loop(assoc, repeat, parsed.has("--abort"), log)
+
+
+async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.Logger) -> int:
+    try:
+        for _ in range(repeat):
+            message_id = assoc.next_message_id()
+            log.info("Sending Echo Request (MsgID %d)", message_id)
+            rsp = await assoc.echo(message_id)
+            status = rsp.get("Status", 0xC000)
+            log.info("Received Echo Response (%s)", echo_status_text(status))
+            if status != 0:
+                log.error("Echo Failed: peer answered with status 0x%04x", status)
+                log.info("Aborting Association")
+                await assoc.abort()
+                return EXIT_ASSOCIATION_ABORTED
+    except AssociationAborted as exc:
+        log.info("Peer Aborted Association" if "Peer" in str(exc) else f"Association Aborted: {exc}")
+        return EXIT_ASSOCIATION_ABORTED
+    except (DimseError, OSError) as exc:
+        log.error("Echo SCU Failed: %s", describe(exc))
+        log.info("Aborting Association")
+        await assoc.abort()
+        return EXIT_ASSOCIATION_ABORTED
+    try:
+        if abort:
+            log.info("Aborting Association")
+            await assoc.abort()
+        else:
+            log.info("Releasing Association")
+            await assoc.release()
+    except (DimseError, OSError) as exc:
+        log.critical("Association Release Failed: %s", describe(exc))
+        return 1
+    return 0
+
+
+def echo_status_text(status: int) -> str:
+    return "Success" if status == 0 else f"Unknown Status: 0x{status:x}"
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a network failure, in the user's terms."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, NetworkTimeout):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(command_line(), argv, echo_main)

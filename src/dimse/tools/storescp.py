@@ -1,0 +1,187 @@
+"""storescp: DICOM storage (C-STORE) SCP, DCMTK-compatible.
+
+Serves any number of associations at once (DCMTK needs ``--fork`` for that).  Each received
+object streams into a temporary file in the output directory and is renamed to
+``<modality>.<SOP Instance UID>`` only once complete; an object whose SOP Instance UID is
+not a valid UID is refused, so no peer can make it write outside the output directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from .. import dumps
+from ..association import Association, Timeouts
+from ..cli import network, preferences
+from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.logs import configure
+from ..cli.options import CommandLine, Parsed
+from ..commands import Command
+from ..connection import PresentationContext
+from ..datasets import file_meta, part10_prefix
+from ..modality import modality_prefix
+from ..names import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
+from ..negotiation import AcceptorPolicy
+from ..pdu import AssociateAC, AssociateRJ, AssociateRQ
+from ..server import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Acceptor, Services, serve
+from ..sopclasses import STORAGE_CLASSES
+from ..storage import FileSink, NullSink, UnsafeName, object_filename, path_inside
+from ..uids import VERIFICATION
+
+
+def command_line() -> CommandLine:
+    cmd = new_command_line("storescp", "DICOM storage (C-STORE) SCP")
+    cmd.param("port", "tcp/ip port number to listen on")
+    cmd.add("+v", "--verbose-pc", "show presentation contexts in verbose mode")
+    cmd.group("multi-process options")
+    cmd.add(None, "--single-process", "single process mode (default)")
+    cmd.add(None, "--fork", "accepted for compatibility: associations are always served concurrently")
+    cmd.group("network options")
+    cmd.group("preferred network transfer syntaxes", 1)
+    preferences.add_options(cmd)
+    cmd.group("other network options", 1)
+    add_timeouts(cmd, connect=False)
+    cmd.add("-aet", "--aetitle", "set my AE title (default: STORESCP)", "[a]etitle: string")
+    cmd.add(None, "--check-called-aetitle", "reject associations not addressed to my AE title")
+    cmd.add(
+        "-pdu",
+        "--max-pdu",
+        "set max receive pdu to n bytes (default: 16384)",
+        "[n]umber of bytes: integer (4096..131072)",
+    )
+    cmd.add(None, "--refuse", "refuse association")
+    cmd.add(None, "--reject", "reject association if no implement. class UID")
+    cmd.add(None, "--ignore", "ignore store data, receive but do not store")
+    cmd.add("-pm", "--promiscuous", "promiscuous mode, accept unknown SOP classes")
+    cmd.group("output options")
+    cmd.group("general", 1)
+    cmd.add(
+        "-od",
+        "--output-directory",
+        "write received objects to existing directory d",
+        '[d]irectory: string (default: ".")',
+    )
+    return cmd
+
+
+class StoreServices(Services):
+    """Writes each received object to ``<output>/<modality>.<SOP Instance UID>``."""
+
+    def __init__(self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger) -> None:
+        self.output = output
+        self.ignore = ignore
+        self.verbose_pc = verbose_pc
+        self.log = log
+        self.stored: list[Path] = []
+
+    def association_requested(self, rq: AssociateRQ) -> None:
+        self.log.info("Association Received")
+
+    def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
+        dump = dumps.dump_association(assoc.conn.request_pdu, ac, False)
+        self.log.log(logging.INFO if self.verbose_pc else logging.DEBUG, "Parameters:\n%s", dump)
+        self.log.info("Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
+
+    def association_ended(self, assoc: Association, how: str) -> None:
+        if how == "released":
+            self.log.info("Association Release")
+        elif how == "rejected":
+            self.log.info("Association Rejected")
+        elif how == "aborted":
+            self.log.info("Association Aborted")
+        else:
+            self.log.error("Association ended: %s", how)
+
+    async def echo(self, assoc: Association, command: Command) -> int:
+        self.log.info("Received Echo Request (MsgID %d)", command.MessageID)
+        return 0
+
+    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command):
+        sop_class = command.get("AffectedSOPClassUID", "")
+        sop_instance = command.get("AffectedSOPInstanceUID", "")
+        self.log.info("Received Store Request (MsgID %d, %s)", command.MessageID, modality_prefix(sop_class))
+        if self.ignore:
+            return NullSink()
+        try:
+            path = path_inside(self.output, object_filename(sop_class, sop_instance))
+        except UnsafeName as exc:
+            self.log.error("refusing object: %s", exc)
+            return STATUS_CANNOT_UNDERSTAND
+        if path.exists():
+            self.log.warning("DICOM file already exists, overwriting: %s", path)
+        calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
+        try:
+            return FileSink(path, part10_prefix(file_meta(sop_class, sop_instance, ctx.transfer_syntax, calling)))
+        except OSError as exc:
+            self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
+            return STATUS_OUT_OF_RESOURCES
+
+    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
+        if isinstance(sink, NullSink):
+            return 0
+        try:
+            path = sink.commit()
+        except OSError as exc:
+            self.log.error("cannot write DICOM file: %s: %s", sink.final_path, exc.strerror or exc)
+            return STATUS_OUT_OF_RESOURCES
+        self.log.info("storing DICOM file: %s", path)
+        self.stored.append(path)
+        return 0
+
+
+def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
+    syntaxes = preferences.from_options(parsed)
+    table = {uid: syntaxes for uid in STORAGE_CLASSES}
+    table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
+    refuse, reject_no_impl = parsed.has("--refuse"), parsed.has("--reject")
+
+    def vetting(rq: AssociateRQ) -> AssociateRJ | None:
+        if refuse or (reject_no_impl and not rq.user_info.implementation_class_uid):
+            return AssociateRJ(REJECT_PERMANENT, SOURCE_USER, REASON_NO_REASON)
+        return None
+
+    return AcceptorPolicy(
+        ae_title=ae_title,
+        transfer_syntaxes=table,
+        any_abstract=syntaxes if parsed.has("--promiscuous") else None,
+        check_called_ae=parsed.has("--check-called-aetitle"),
+        max_pdu=network.max_pdu(parsed),
+        vetting=vetting,
+    )
+
+
+async def storescp_main(parsed: Parsed) -> int:
+    log = configure(parsed, "storescp")
+    port = network.port_param(parsed.params[0])
+    output = Path(parsed.value("--output-directory", "."))
+    if not output.is_dir():
+        log.critical("specified output directory does not exist")
+        return 1
+    ae = network.ae_title(parsed, "--aetitle", "STORESCP")
+    timeouts: Timeouts = network.timeouts(parsed)
+    policy = build_policy(parsed, ae)
+    services = StoreServices(output, parsed.has("--ignore"), parsed.has("--verbose-pc"), log)
+    try:
+        server = await serve(Acceptor(policy, services, timeouts), None, port)
+    except OSError as exc:
+        log.error("cannot create network: TCP Initialization Error: %s", exc.strerror or exc)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(command_line(), argv, storescp_main)
+
+
+__all__ = ["main"]
