@@ -50,8 +50,7 @@ def add_logging_options(cmd: CommandLine) -> None:
         "-ll",
         "--log-level",
         "use level l for the logger",
-        "[l]evel: string constant",
-        "(fatal, error, warn, info, debug, trace)",
+        "[l]evel: string constant\n(fatal, error, warn, info, debug, trace)",
     )
     cmd.add("-lc", "--log-config", "use config file f for the logger", "[f]ilename: string")
 

@@ -1,0 +1,129 @@
+"""The built-in demo: a storage SCP and an SCU in one process, over a real loopback association.
+
+It sends the sample DICOM files that pydicom ships, prints what was sent and what was
+received, and checks that every received data set equals the one sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+
+from .association import associate
+from .datasets import BadDicomFile, read_part10_header
+from .dcmtk_names import ts_description
+from .errors import DimseError
+from .negotiation import MAX_CONTEXTS, AcceptorPolicy
+from .server import Acceptor, serve
+from .tools.storescp import StoreServices
+from .uids import UNCOMPRESSED
+
+
+def sample_files() -> list[Path]:
+    """The Part 10 files bundled with pydicom (its ``test_files`` folder; nothing is downloaded)."""
+    folder = Path(get_testdata_file("CT_small.dcm")).parent
+    return sorted(p for p in folder.glob("*.dcm") if p.is_file())
+
+
+def _plan(files: list[Path]) -> tuple[list[tuple[Path, str, str, str]], list[tuple[Path, str]]]:
+    sendable, skipped = [], []
+    for path in files:
+        try:
+            header = read_part10_header(path)
+        except BadDicomFile as exc:
+            skipped.append((path, str(exc)))
+            continue
+        sendable.append((path, header.sop_instance, header.transfer_syntax, header.sop_class))
+    return sendable, skipped
+
+
+async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
+    sendable, skipped = _plan(files)
+    pairs = sorted({(sop, ts) for _, _, ts, sop in sendable})[:MAX_CONTEXTS]
+    all_ts = sorted({ts for _, ts in pairs} | set(UNCOMPRESSED))
+    policy = AcceptorPolicy(ae_title="DEMO-SCP", any_abstract=all_ts, max_pdu=131072)
+    services = StoreServices(output, ignore=False, verbose_pc=False, log=_quiet_logger())
+    server = await serve(Acceptor(policy, services), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(f"storage SCP listening on 127.0.0.1:{port}, writing to {output}", file=out)
+    failures = 0
+    started = time.perf_counter()
+    total = 0
+    async with server:
+        assoc = await associate(
+            "127.0.0.1", port, [(sop, [ts]) for sop, ts in pairs], calling_ae="DEMO-SCU", called_ae="DEMO-SCP"
+        )
+        print(f"association accepted: {len(assoc.contexts)} presentation contexts\n", file=out)
+        print(f"{'file':<42} {'transfer syntax':<44} {'bytes':>9}  status", file=out)
+        for path, _uid, ts, _sop in sendable:
+            size = path.stat().st_size
+            try:
+                rsp = await assoc.store_file(path)
+                status = rsp.get("Status", 0xC000)
+                text = "Success" if status == 0 else f"0x{status:04x}"
+                failures += status != 0
+                total += size
+            except DimseError as exc:
+                text, failures = f"not sent: {exc}", failures + 1
+            print(f"{path.name[:42]:<42} {ts_description(ts)[:44]:<44} {size:>9}  {text}", file=out)
+        await assoc.release()
+    elapsed = time.perf_counter() - started
+    mismatches = _compare(sendable, services.stored)
+    print(
+        f"\nsent {len(sendable)} files ({total / 1e6:.1f} MB) in {elapsed:.2f} s; "
+        f"received {len(services.stored)} files ({len(set(services.stored))} distinct objects); "
+        f"received data set equal to the one sent: {len(set(services.stored)) - len(mismatches)}",
+        file=out,
+    )
+    for path, reason in skipped:
+        print(f"skipped {path.name}: {reason}", file=out)
+    for name in mismatches:
+        print(f"MISMATCH {name}", file=out)
+    return 1 if failures or mismatches else 0
+
+
+def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[Path]) -> list[str]:
+    """Names of received files whose data set differs from the last file sent with that UID."""
+    last_sent = {uid: path for path, uid, _, _ in sendable}
+    bad = []
+    for path in sorted(set(stored)):
+        received = dcmread(path)
+        sent = last_sent.get(str(received.file_meta.MediaStorageSOPInstanceUID))
+        if sent is None or dcmread(sent) != received:
+            bad.append(path.name)
+    return bad
+
+
+def _quiet_logger():
+    import logging
+
+    log = logging.getLogger("dimse.demo.scp")
+    log.addHandler(logging.NullHandler())
+    log.propagate = False
+    return log
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dimse demo", description=__doc__.split("\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="files to send (default: pydicom's samples)")
+    parser.add_argument("-od", "--output-directory", type=Path, help="keep received files here")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # pydicom's notes on odd sample files are not the demo's point
+    files = args.files or sample_files()
+    if args.output_directory:
+        args.output_directory.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(run_demo(files, args.output_directory))
+    with tempfile.TemporaryDirectory(prefix="dimse-demo-") as tmp:
+        return asyncio.run(run_demo(files, Path(tmp)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
