@@ -1,0 +1,102 @@
+"""Shared fixtures: real peers (DCMTK binaries, our console scripts), free ports, sample data.
+
+DCMTK's tools share names with ours: DCMTK's are looked up in /usr/bin (outside the venv),
+ours beside the running interpreter.  A test that needs a missing peer fails under CI
+(``CI=true``) and is skipped with the reason on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+OUR_BIN = Path(sys.executable).parent
+SAMPLES = Path(get_testdata_file("CT_small.dcm")).parent
+CT_SMALL = SAMPLES / "CT_small.dcm"
+MR_SMALL = SAMPLES / "MR_small.dcm"
+
+
+def missing(reason: str) -> None:
+    """Fail in CI, skip elsewhere."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def dcmtk(tool: str) -> str:
+    """Path of DCMTK's ``tool`` (never ours)."""
+    for folder in ("/usr/bin", "/usr/local/bin"):
+        path = Path(folder) / tool
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    found = shutil.which(
+        tool, path=os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != OUR_BIN)
+    )
+    if found:
+        return found
+    missing(f"DCMTK's {tool} is not installed (apt-get install dcmtk)")
+    raise AssertionError("unreachable")
+
+
+def ours(tool: str) -> str:
+    """Path of our console script ``tool`` in the running venv."""
+    path = OUR_BIN / tool
+    if not path.exists():
+        missing(f"our {tool} console script is not installed in {OUR_BIN} (pip install -e .)")
+    return str(path)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"server exited early with {proc.returncode}: {out}")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def running(args: list[str], port: int, **kwargs):
+    """Start a server process, wait for its port, stop it afterwards; yields the Popen."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run(args: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
