@@ -81,7 +81,7 @@ def test_dimse_timeout_ends_echo(silent_dimse):
     """our echoscu -td 1 -> a peer that accepts but never answers the C-ECHO-RQ: exit 70."""
     result = run([ours("echoscu"), "-td", "1", "127.0.0.1", str(silent_dimse.port)], timeout=30)
     assert result.returncode == 70
-    assert "E: Echo SCU Failed: timeout waiting for DIMSE response" in result.stderr
+    assert "E: Echo SCU Failed: 0006:0207 DIMSE No data available (timeout in non-blocking mode)" in result.stderr
 
 
 def test_socket_timeout_bounds_an_unlimited_dimse_wait(silent_dimse):

@@ -81,7 +81,11 @@ class Command:
 
     def items(self) -> Iterator[tuple[str, Any]]:
         for tag, value in sorted(self._elements.items()):
-            yield (dictionary_keyword(tag) or f"{tag:08X}"), value
+            try:
+                keyword = dictionary_keyword(tag)
+            except KeyError:  # pydicom raises for tags it does not know
+                keyword = ""
+            yield (keyword or f"{tag:08X}"), value
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Command) and self._elements == other._elements

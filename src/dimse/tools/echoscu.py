@@ -13,9 +13,10 @@ from .. import dumps
 from ..association import Association
 from ..cli import network
 from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
-from ..errors import AssociationAborted, AssociationRejected, DimseError, NetworkTimeout
+from ..errors import AssociationAborted, AssociationRejected, DimseError
 from ..negotiation import build_request
 from ..uids import VERIFICATION
 
@@ -109,7 +110,8 @@ async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.
                 await assoc.abort()
                 return EXIT_ASSOCIATION_ABORTED
     except AssociationAborted as exc:
-        log.info("Peer Aborted Association" if "Peer" in str(exc) else f"Association Aborted: {exc}")
+        log.error("Echo Failed: %s", describe(exc))
+        log.info("Peer Aborted Association")
         return EXIT_ASSOCIATION_ABORTED
     except (DimseError, OSError) as exc:
         log.error("Echo SCU Failed: %s", describe(exc))
@@ -131,17 +133,6 @@ async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.
 
 def echo_status_text(status: int) -> str:
     return "Success" if status == 0 else f"Unknown Status: 0x{status:x}"
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason for a network failure, in the user's terms."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, NetworkTimeout):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,34 @@
+"""DCMTK-style one-line reasons (``mmmm:cccc text``) for what the network layer raises.
+
+Scripts written for DCMTK grep for these texts; where DCMTK has no text of its own, the
+reason is ours and says what happened in the user's terms.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError
+
+PEER_ABORTED = "0006:0317 Peer aborted Association (or never connected)"
+DIMSE_TIMEOUT = "0006:0207 DIMSE No data available (timeout in non-blocking mode)"
+NO_CONTEXT = "0006:0208 DIMSE No valid Presentation Context ID"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for ``exc`` after ``Association Request Failed:`` or ``Store Failed``."""
+    if isinstance(exc, socket.gaierror):
+        return f"0006:031c TCP Initialization Error: {exc.strerror or exc}"
+    if isinstance(exc, NetworkTimeout):
+        if "DIMSE" in str(exc):
+            return DIMSE_TIMEOUT
+        return f"0006:031c TCP Initialization Error: {exc}"
+    if isinstance(exc, OSError):
+        return f"0006:031c TCP Initialization Error: {exc.strerror or exc}"
+    if isinstance(exc, AssociationAborted):
+        return PEER_ABORTED if "Peer" in str(exc) else f"0006:0317 {exc}"
+    if isinstance(exc, NoPresentationContext):
+        return NO_CONTEXT
+    if isinstance(exc, ProtocolError):
+        return f"0006:0303 DUL Finite State Machine Error: {exc}"
+    return str(exc) or type(exc).__name__
