@@ -6,6 +6,7 @@ reason is ours and says what happened in the user's terms.
 
 from __future__ import annotations
 
+import os
 import socket
 
 from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError
@@ -24,7 +25,8 @@ def describe(exc: BaseException) -> str:
             return DIMSE_TIMEOUT
         return f"0006:031c TCP Initialization Error: {exc}"
     if isinstance(exc, OSError):
-        return f"0006:031c TCP Initialization Error: {exc.strerror or exc}"
+        text = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+        return f"0006:031c TCP Initialization Error: {text}"
     if isinstance(exc, AssociationAborted):
         return PEER_ABORTED if "Peer" in str(exc) else f"0006:0317 {exc}"
     if isinstance(exc, NoPresentationContext):
