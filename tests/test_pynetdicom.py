@@ -23,13 +23,19 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
-from pynetdicom import AE, _config, evt
+from pynetdicom import AE, _config, build_role, evt
 from pynetdicom.pdu import P_DATA_TF
+from pynetdicom.pdu_primitives import (
+    AsynchronousOperationsWindowNegotiation,
+    SOPClassExtendedNegotiation,
+    UserIdentityNegotiation,
+)
 from pynetdicom.sop_class import (
     BasicTextSRStorage,
     ComprehensiveSRStorage,
     CTImageStorage,
     MRImageStorage,
+    PatientRootQueryRetrieveInformationModelFind,
     SecondaryCaptureImageStorage,
     SegmentationStorage,
     TwelveLeadECGWaveformStorage,
@@ -37,6 +43,7 @@ from pynetdicom.sop_class import (
 )
 
 from dimse import Acceptor, AcceptorPolicy, AssociationRejected, Services, Timeouts, associate, serve
+from dimse.uids import IMPLEMENTATION_CLASS_UID
 
 from .conftest import CT_SMALL, MR_SMALL, SAMPLES, ours, run, running
 
@@ -59,6 +66,17 @@ UNCOMPRESSED_SAMPLES = {
     "waveform_ecg.dcm": "TLE",  # ~290 kB: many PDUs
 }
 JPEG_SAMPLE = SAMPLES / "SC_rgb_jpeg_dcmtk.dcm"
+#: samples in compressed (and deflated) syntaxes with distinct SOP Instance UIDs -> file prefix
+COMPRESSED_SAMPLES = {
+    "SC_rgb_jpeg_dcmtk.dcm": "SC",  # JPEG Baseline
+    "JPEG-lossy.dcm": "SC",  # JPEG Extended
+    "SC_rgb_jpeg_gdcm.dcm": "SC",  # JPEG Lossless SV1
+    "MR_small_jpeg_ls_lossless.dcm": "MR",  # JPEG-LS lossless
+    "GDCMJ2K_TextGBR.dcm": "SC",  # JPEG 2000 lossless
+    "JPEG2000.dcm": "SC",  # JPEG 2000
+    "rtdose_rle.dcm": "RD",  # RLE lossless
+    "image_dfl.dcm": "SC",  # deflated explicit VR little endian
+}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -238,14 +256,14 @@ def test_our_echoscu_against_pynetdicom_scp(port):
     assert len({e["message_id"] for e in seen.echoes}) == 3, "message IDs must differ"
 
 
-@pytest.mark.parametrize(("echo_status", "exit_code"), [(0x0122, 70), (None, 70)], ids=["failure-status", "peer-abort"])
-def test_our_echoscu_reports_echo_failure_from_pynetdicom(port, echo_status, exit_code):
+@pytest.mark.parametrize("echo_status", [0x0122, None], ids=["failure-status", "peer-abort"])
+def test_our_echoscu_reports_echo_failure_from_pynetdicom(port, echo_status):
     """SCU: our ``echoscu``; SCP: pynetdicom answering the C-ECHO with a failure status, or
     aborting the association instead of answering.  Our echoscu exits 70, with no traceback."""
     with pynetdicom_scp(port, echo_status=echo_status) as seen:
         done = run([ours("echoscu"), "-to", "10", "-ta", "10", "-td", "10", "127.0.0.1", str(port)], timeout=30)
     assert len(seen.echoes) == 1
-    assert done.returncode == exit_code, done.stdout + done.stderr
+    assert done.returncode == 70, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 
@@ -321,14 +339,43 @@ def test_our_api_converts_to_the_only_accepted_syntax(port):
     assert_same_dataset(seen.stores[0]["dataset"], pydicom.dcmread(MR_SMALL))
 
 
+@pytest.mark.parametrize(
+    ("source", "accepted", "same_pixels_in_target_order"),
+    [
+        ("MR_small_bigendian.dcm", LEE, "MR_small.dcm"),
+        ("MR_small.dcm", BEE, "MR_small_bigendian.dcm"),
+    ],
+    ids=["big-to-little", "little-to-big"],
+)
+def test_our_api_converts_between_byte_orders(port, source, accepted, same_pixels_in_target_order):
+    """SCU: our Python API whose only accepted MR context has the other byte order than the
+    file; SCP: pynetdicom.  We must re-encode the data set, pixel data included: what
+    pynetdicom receives has the pixel bytes of the same image stored in the target order."""
+
+    async def work(assoc):
+        return (await assoc.store_file(SAMPLES / source)).Status
+
+    with pynetdicom_scp(port) as seen:
+        status = run_scu(port, work, contexts=[(MRImageStorage, [accepted])])
+    assert status == 0
+    assert [s["transfer_syntax"] for s in seen.stores] == [accepted]
+    expected = pydicom.dcmread(SAMPLES / source)
+    expected.PixelData = pydicom.dcmread(SAMPLES / same_pixels_in_target_order).PixelData
+    assert_same_dataset(seen.stores[0]["dataset"], expected)
+
+
 def test_max_pdu_4096_in_both_directions(port):
     """SCU: our Python API with max_pdu=4096; SCP: pynetdicom with maximum_pdu_size=4096.
     Each side learns the other's limit, every P-DATA-TF we send fits in 4096 bytes, and the
-    CT (about 39 kB, so ten or more PDUs) arrives intact."""
+    CT (about 39 kB, so ten or more PDUs) arrives intact.
+
+    The Maximum Length item bounds the PDU length field of a P-DATA-TF (PS3.8 D.1), which
+    excludes the 6-byte PDU header: that is what is compared with 4096 here.
+    """
     ct_size = CT_SMALL.stat().st_size
 
     async def work(assoc):
-        peer_limit = assoc.conn.max_fragment
+        peer_limit = assoc.conn.max_fragment  # largest PDV value we will send
         return peer_limit, (await assoc.store_file(CT_SMALL)).Status
 
     with pynetdicom_scp(port, max_pdu=4096) as seen:
@@ -389,27 +436,34 @@ def test_pynetdicom_echoes_and_stores_to_our_storescp(port, tmp_path):
         assert_same_dataset(stored, original)
 
 
-def test_pynetdicom_stores_jpeg_to_our_storescp_accept_all(port, tmp_path, monkeypatch):
-    """SCU: pynetdicom proposing JPEG Baseline only (streaming the file's data set as is);
-    SCP: our ``storescp +xa``.  The context is accepted in JPEG Baseline and the stored
-    data set is byte-identical to the original's."""
+def test_pynetdicom_stores_compressed_to_our_storescp_accept_all(port, tmp_path, monkeypatch):
+    """SCU: pynetdicom proposing each sample only in its own compressed (or deflated) syntax,
+    streaming the file's data set as it is; SCP: our ``storescp +xa``.  Every context is
+    accepted in the proposed syntax, and every stored data set is byte-identical to the
+    original's, under a file meta group naming that syntax."""
     monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)
-    original = pydicom.dcmread(JPEG_SAMPLE)
-    assert original.file_meta.TransferSyntaxUID == JPEG_BASELINE
+    originals = {name: pydicom.dcmread(SAMPLES / name, stop_before_pixels=True) for name in COMPRESSED_SAMPLES}
     ae = pynetdicom_ae()
-    ae.add_requested_context(SecondaryCaptureImageStorage, [JPEG_BASELINE])
+    for ds in originals.values():
+        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
 
     with storescp(tmp_path, port, "+xa"):
         with established(ae, port) as assoc:
-            assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == [JPEG_BASELINE]
-            status = assoc.send_c_store(JPEG_SAMPLE)
+            accepted = [cx.transfer_syntax[0] for cx in assoc.accepted_contexts]
+            statuses = {name: assoc.send_c_store(SAMPLES / name).get("Status") for name in COMPRESSED_SAMPLES}
             assoc.release()
 
-    assert status.Status == 0
-    stored = tmp_path / f"SC.{original.SOPInstanceUID}"
-    assert stored_files(tmp_path) == [stored.name]
-    assert pydicom.dcmread(stored).file_meta.TransferSyntaxUID == JPEG_BASELINE
-    assert dataset_bytes(stored) == dataset_bytes(JPEG_SAMPLE)
+    assert accepted == [ds.file_meta.TransferSyntaxUID for ds in originals.values()]
+    assert JPEG_BASELINE in accepted
+    assert statuses == dict.fromkeys(COMPRESSED_SAMPLES, 0)
+    expected_names = {f"{prefix}.{originals[name].SOPInstanceUID}": name for name, prefix in COMPRESSED_SAMPLES.items()}
+    assert stored_files(tmp_path) == sorted(expected_names)
+    for stored_name, name in expected_names.items():
+        stored = tmp_path / stored_name
+        assert pydicom.dcmread(stored, stop_before_pixels=True).file_meta.TransferSyntaxUID == (
+            originals[name].file_meta.TransferSyntaxUID
+        )
+        assert dataset_bytes(stored) == dataset_bytes(SAMPLES / name), f"{name} was not stored byte for byte"
 
 
 # ---------------------------------------------------------------------------- negotiation as pynetdicom sees it
@@ -476,6 +530,58 @@ def test_storescp_negotiates_mixed_proposal(port, tmp_path):
             with pytest.raises(ValueError):
                 assoc.send_c_store(JPEG_SAMPLE)  # pynetdicom itself refuses: no context
             assoc.release()
+
+
+def test_storescp_answers_extended_negotiation(port, tmp_path):
+    """SCU: pynetdicom proposing SCP/SCU role selection, an asynchronous operations window,
+    user identity and SOP class extended negotiation; SCP: our ``storescp``.  We grant only
+    the SCU role, answer the window with 1/1, ignore the rest, and the association works."""
+    ae = pynetdicom_ae()
+    ae.add_requested_context(Verification)
+    ae.add_requested_context(CTImageStorage, [LEE])
+    window = AsynchronousOperationsWindowNegotiation()
+    window.maximum_number_operations_invoked = 5
+    window.maximum_number_operations_performed = 5
+    identity = UserIdentityNegotiation()
+    identity.user_identity_type = 1
+    identity.primary_field = b"alice"
+    identity.positive_response_requested = False
+    sop_ext = SOPClassExtendedNegotiation()
+    sop_ext.sop_class_uid = CTImageStorage
+    sop_ext.service_class_application_information = b"\x01"
+    ext_neg = [build_role(CTImageStorage, scu_role=True, scp_role=True), window, identity, sop_ext]
+
+    with storescp(tmp_path, port):
+        with established(ae, port, ext_neg=ext_neg) as assoc:
+            roles = {cx.abstract_syntax: (cx.as_scu, cx.as_scp) for cx in assoc.accepted_contexts}
+            window_answer = assoc.acceptor.asynchronous_operations
+            assert assoc.send_c_store(CT_SMALL).Status == 0
+            assoc.release()
+    assert roles == {Verification: (True, False), CTImageStorage: (True, False)}
+    assert window_answer == (1, 1)
+    assert stored_files(tmp_path) == [f"CT.{pydicom.dcmread(CT_SMALL).SOPInstanceUID}"]
+
+
+def test_promiscuous_storescp_refuses_unknown_operation(port, tmp_path):
+    """SCU: pynetdicom sending a C-FIND; SCP: our ``storescp -pm``, which accepts the
+    Patient Root FIND context but serves only C-ECHO and C-STORE.  pynetdicom gets the
+    final status 0x0211 (unrecognised operation) and the association goes on working."""
+    ae = pynetdicom_ae()
+    ae.add_requested_context(Verification)
+    ae.add_requested_context(PatientRootQueryRetrieveInformationModelFind)
+    query = Dataset()
+    query.QueryRetrieveLevel = "PATIENT"
+    query.PatientID = "*"
+    with storescp(tmp_path, port, "-pm"):
+        with established(ae, port) as assoc:
+            responses = [
+                status.get("Status")
+                for status, _ in assoc.send_c_find(query, PatientRootQueryRetrieveInformationModelFind)
+            ]
+            assert assoc.is_established
+            assert assoc.send_c_echo().Status == 0
+            assoc.release()
+    assert responses == [0x0211]
 
 
 def test_storescp_survives_pynetdicom_abort(port, tmp_path):
@@ -591,6 +697,7 @@ def test_in_process_acceptor_receives_from_pynetdicom_with_4096_pdus():
         ) as assoc:
             assert assoc.acceptor.maximum_length == 4096
             assert assoc.acceptor.ae_title == "INPROC"
+            assert assoc.acceptor.implementation_class_uid == IMPLEMENTATION_CLASS_UID
             assert assoc.send_c_echo().Status == 0
             assert assoc.send_c_store(CT_SMALL).Status == 0
             assoc.release()

@@ -8,6 +8,7 @@ import sys
 TOOLS = {
     "echoscu": "dimse.tools.echoscu",
     "storescp": "dimse.tools.storescp",
+    "storescu": "dimse.tools.storescu",
     "demo": "dimse.demo",
 }
 

@@ -35,6 +35,7 @@ from .errors import (
     AssociationRejected,
     NetworkTimeout,
     NoPresentationContext,
+    PeerRequestedRelease,
     ProtocolError,
 )
 from .fsm import State
@@ -246,11 +247,26 @@ class Association:
         self.conn.send_command(context_id, command)
         await self._flush()
 
-    async def send_dataset_bytes(self, context_id: int, data: bytes | memoryview) -> None:
-        self.conn.send_data(context_id, data, True)
-        await self._flush()
+    async def send_dataset_bytes(
+        self, context_id: int, data: bytes | memoryview, progress: Callable[[int], object] | None = None
+    ) -> None:
+        view = memoryview(data)
+        step = self.conn.max_fragment
+        for start in range(0, max(len(view), 1), step):
+            piece = view[start : start + step]
+            self.conn.send_data(context_id, piece, start + step >= len(view))
+            if progress is not None:
+                progress(len(piece))
+            await self._flush()
 
-    async def send_dataset_file(self, context_id: int, path: Path, offset: int, length: int) -> None:
+    async def send_dataset_file(
+        self,
+        context_id: int,
+        path: Path,
+        offset: int,
+        length: int,
+        progress: Callable[[int], object] | None = None,
+    ) -> None:
         """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece."""
         step = self.conn.max_fragment
         chunk = step * max(1, READ_SIZE // step)
@@ -263,6 +279,9 @@ class Association:
                 if not piece and remaining > 0:
                     raise BadDicomFile(f"{path} ended {remaining} bytes early")
                 self.conn.send_data(context_id, piece, remaining == 0)
+                if progress is not None:
+                    for start in range(0, max(len(piece), 1), step):
+                        progress(min(step, len(piece) - start))
                 await self._flush()
                 if remaining == 0:
                     return
@@ -275,7 +294,7 @@ class Association:
             raise AssociationAborted(_abort_detail(event))
         if isinstance(event, ev.ReleaseRequested):
             await self.abort()
-            raise ProtocolError("Peer requested release (Aborting)")
+            raise PeerRequestedRelease("Peer requested release (Aborting)")
         if not isinstance(event, ev.CommandReceived) or not event.command.is_response:
             await self.abort()
             raise ProtocolError(f"expected a DIMSE response, received {event!r}")
@@ -319,6 +338,25 @@ class Association:
             raise NoPresentationContext(f"no presentation context for {sop_class} in {transfer_syntax}")
         return ctx
 
+    async def store(
+        self,
+        context_id: int,
+        command: Command,
+        source: bytes | memoryview | tuple[Path, int, int],
+        progress: Callable[[int], object] | None = None,
+    ) -> Command:
+        """Send a C-STORE-RQ and its data set, return the C-STORE-RSP.
+
+        ``source`` is the encoded data set, or ``(path, offset, length)`` of a file region sent
+        as it is on disk; ``progress`` is called with the size of each fragment sent.
+        """
+        await self.send_command(context_id, command)
+        if isinstance(source, tuple):
+            await self.send_dataset_file(context_id, *source, progress=progress)
+        else:
+            await self.send_dataset_bytes(context_id, source, progress=progress)
+        return (await self._response_to(command.MessageID))[0]
+
     async def store_file(
         self,
         path: str | Path,
@@ -333,16 +371,12 @@ class Association:
         except BadDicomFile:
             return await self.store_dataset(read_any(path), priority, move_originator)
         ctx = self.store_context(header.sop_class, header.transfer_syntax)
-        mid = self.next_message_id()
-        command = c_store_rq(mid, header.sop_class, header.sop_instance, priority, move_originator)
+        command = c_store_rq(self.next_message_id(), header.sop_class, header.sop_instance, priority, move_originator)
         if ctx.transfer_syntax == header.transfer_syntax:
-            await self.send_command(ctx.context_id, command)
-            await self.send_dataset_file(ctx.context_id, path, header.dataset_offset, header.dataset_length)
+            source = (path, header.dataset_offset, header.dataset_length)
         else:
-            raw = encode_dataset(read_any(path), ctx.transfer_syntax)
-            await self.send_command(ctx.context_id, command)
-            await self.send_dataset_bytes(ctx.context_id, raw)
-        return (await self._response_to(mid))[0]
+            source = encode_dataset(read_any(path), ctx.transfer_syntax)
+        return await self.store(ctx.context_id, command, source)
 
     async def store_dataset(
         self,
@@ -357,13 +391,8 @@ class Association:
         meta = getattr(ds, "file_meta", None)
         source_ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
         ctx = self.store_context(str(sop_class), source_ts or NATIVE[0])
-        raw = encode_dataset(ds, ctx.transfer_syntax)
-        mid = self.next_message_id()
-        await self.send_command(
-            ctx.context_id, c_store_rq(mid, str(sop_class), str(sop_instance), priority, move_originator)
-        )
-        await self.send_dataset_bytes(ctx.context_id, raw)
-        return (await self._response_to(mid))[0]
+        command = c_store_rq(self.next_message_id(), str(sop_class), str(sop_instance), priority, move_originator)
+        return await self.store(ctx.context_id, command, encode_dataset(ds, ctx.transfer_syntax))
 
     async def _query(self, command: Command, identifier: Dataset) -> AsyncIterator[tuple[Command, Dataset | None]]:
         ctx = self._context_or_raise(command.AffectedSOPClassUID)

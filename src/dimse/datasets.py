@@ -7,6 +7,7 @@ information written ahead of a received data set.
 
 from __future__ import annotations
 
+import array
 import io
 import zlib
 from dataclasses import dataclass
@@ -82,12 +83,38 @@ def _flags(transfer_syntax: str) -> tuple[bool, bool]:
     return ts == ImplicitVRLittleEndian, ts != ExplicitVRBigEndian
 
 
+_WORD_SIZE = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def _swap_words(ds: Dataset) -> None:
+    """Byte-swap the raw values of OW/OF/OL/OD/OV elements (pydicom writes them as they are)."""
+    for elem in ds.iterall():
+        size = _WORD_SIZE.get(elem.VR)
+        if size and isinstance(elem.value, (bytes, bytearray)) and len(elem.value) % size == 0:
+            if elem.tag == 0x7FE00010 and getattr(elem, "is_undefined_length", False):
+                continue  # encapsulated pixel data is a byte stream
+            words = array.array({2: "H", 4: "L", 8: "Q"}[size], elem.value)
+            words.byteswap()
+            elem.value = words.tobytes()
+
+
 def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
-    """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here)."""
+    """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here).
+
+    Changing byte order swaps OW/OF/OL/OD/OV values too, which pydicom leaves as they are.
+    """
     implicit, little = _flags(transfer_syntax)
+    source_little = ds.original_encoding[1] if ds.original_encoding[1] is not None else True
+    swap = source_little != little
+    if swap:
+        _swap_words(ds)
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
-    write_dataset(fp, ds)
+    try:
+        write_dataset(fp, ds)
+    finally:
+        if swap:
+            _swap_words(ds)
     raw = fp.getvalue()
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)

@@ -13,6 +13,10 @@ class PDUError(ProtocolError):
     """Bytes that are not a valid PDU."""
 
 
+class PeerRequestedRelease(ProtocolError):
+    """The peer sent A-RELEASE-RQ while we waited for a response; we aborted."""
+
+
 class LocalProtocolError(DimseError):
     """The local user asked for something the current state does not allow."""
 

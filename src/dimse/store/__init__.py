@@ -1,0 +1,1 @@
+"""storescu's machinery: input files, the presentation-context proposal, sending one file."""

@@ -1,0 +1,93 @@
+"""storescu's invent mode (``+II``, ``+IR n``, ``+IS n``, ``+IP n``), spec section 3.7.
+
+New UIDs come from pydicom's ``generate_uid`` (a UUID-derived ``2.25.`` UID) instead of DCMTK's
+OFFIS root, and names use ``DIMSE^TEST_PN_`` instead of ``OFFIS^TEST_PN_``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+_ATTRIBUTES = {
+    "PatientName": 0x00100010,
+    "PatientID": 0x00100020,
+    "StudyInstanceUID": 0x0020000D,
+    "StudyID": 0x00200010,
+    "SeriesInstanceUID": 0x0020000E,
+    "SeriesNumber": 0x00200011,
+    "SOPInstanceUID": 0x00080018,
+    "InstanceNumber": 0x00200013,
+}
+
+
+@dataclass
+class Inventor:
+    """Process-wide counters; each data set gets the current patient/study/series and a new image."""
+
+    images_per_series: int = 100
+    series_per_study: int = 50
+    studies_per_patient: int = 25
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("dimse.tools.storescu"))
+    image: int = 0
+    series: int = 0
+    study: int = 0
+    patient: int = 0
+    _values: dict[str, str] = field(default_factory=dict)
+
+    def _new_series(self) -> None:
+        self._values["SeriesInstanceUID"] = generate_uid()
+        self._values["SeriesNumber"] = str(self.series)
+
+    def _new_study(self, seconds: int) -> None:
+        self._values["StudyInstanceUID"] = generate_uid()
+        self._values["StudyID"] = f"SID_{seconds}{self.study}"
+
+    def _new_patient(self, seconds: int) -> None:
+        self._values["PatientID"] = f"PID_{seconds}{self.patient}"
+        self._values["PatientName"] = f"DIMSE^TEST_PN_{seconds}{self.patient}"
+
+    def apply(self, ds: Dataset) -> None:
+        """Replace the identifying attributes that ``ds`` already has."""
+        seconds = int(time.time())
+        if not self._values:
+            self._new_series()
+            self._new_study(seconds)
+            self._new_patient(seconds)
+        if self.image >= self.images_per_series:
+            self.image = 0
+            self.series += 1
+            self._new_series()
+        if self.series >= self.series_per_study:
+            self.series = 0
+            self.study += 1
+            self._new_study(seconds)
+        if self.study >= self.studies_per_patient:
+            self.study = 0
+            self.patient += 1
+            self._new_patient(seconds)
+        self._values["SOPInstanceUID"] = generate_uid()
+        self._values["InstanceNumber"] = str(self.image)
+        self.log.info(
+            "Inventing Identifying Information (pa%d, st%d, se%d, im%d):\n%s",
+            self.patient,
+            self.study,
+            self.series,
+            self.image,
+            "\n".join(f"  {k if k != 'InstanceNumber' else 'ImageNumber'}={self._values[k]}" for k in _ATTRIBUTES),
+        )
+        for keyword, tag in _ATTRIBUTES.items():
+            if tag in ds:
+                ds[tag].value = self._values[keyword]
+            else:
+                self.log.error(
+                    "updateStringAttributeValue: cannot find: %s (%04x,%04x): Tag Not Found",
+                    keyword,
+                    tag >> 16,
+                    tag & 0xFFFF,
+                )
+        self.image += 1

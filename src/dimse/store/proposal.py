@@ -1,0 +1,165 @@
+"""storescu's presentation-context proposal (DCMTK's algorithm, spec section 3.2-3.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..cli.options import CommandLine, Parsed
+
+LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+UNCOMPRESSED = (LEE, BEE, LEI)
+
+#: short, long, help, preferred transfer syntax, whether LEE/BEE/LEI follow as fallbacks
+PROPOSE_OPTIONS: tuple[tuple[str, str, str, str, bool], ...] = (
+    (
+        "-x=",
+        "--propose-uncompr",
+        "propose all uncompressed TS, explicit VR\nwith local byte ordering first (default)",
+        LEE,
+        True,
+    ),
+    ("-xe", "--propose-little", "propose all uncompressed TS, explicit VR\nlittle endian first", LEE, True),
+    ("-xb", "--propose-big", "propose all uncompressed TS, explicit VR\nbig endian first", BEE, True),
+    ("-xi", "--propose-implicit", "propose implicit VR little endian TS only", LEI, False),
+    (
+        "-xs",
+        "--propose-lossless",
+        "propose default JPEG lossless TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.70",
+        True,
+    ),
+    (
+        "-xy",
+        "--propose-jpeg8",
+        "propose default JPEG lossy TS for 8 bit data\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.50",
+        True,
+    ),
+    (
+        "-xx",
+        "--propose-jpeg12",
+        "propose default JPEG lossy TS for 12 bit data\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.51",
+        True,
+    ),
+    (
+        "-xv",
+        "--propose-j2k-lossless",
+        "propose JPEG 2000 lossless TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.90",
+        True,
+    ),
+    (
+        "-xw",
+        "--propose-j2k-lossy",
+        "propose JPEG 2000 lossy TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.91",
+        True,
+    ),
+    (
+        "-xt",
+        "--propose-jls-lossless",
+        "propose JPEG-LS lossless TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.80",
+        True,
+    ),
+    (
+        "-xu",
+        "--propose-jls-lossy",
+        "propose JPEG-LS lossy TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.4.81",
+        True,
+    ),
+    ("-xm", "--propose-mpeg2", "propose MPEG2 Main Profile @ Main Level TS only", "1.2.840.10008.1.2.4.100", False),
+    (
+        "-xh",
+        "--propose-mpeg2-high",
+        "propose MPEG2 Main Profile @ High Level TS only",
+        "1.2.840.10008.1.2.4.101",
+        False,
+    ),
+    ("-xn", "--propose-mpeg4", "propose MPEG4 AVC/H.264 HP / Level 4.1 TS only", "1.2.840.10008.1.2.4.102", False),
+    ("-xl", "--propose-mpeg4-bd", "propose MPEG4 AVC/H.264 BD-compatible TS only", "1.2.840.10008.1.2.4.103", False),
+    (
+        "-x2",
+        "--propose-mpeg4-2-2d",
+        "propose MPEG4 AVC/H.264 HP / Level 4.2 TS (2D) only",
+        "1.2.840.10008.1.2.4.104",
+        False,
+    ),
+    (
+        "-x3",
+        "--propose-mpeg4-2-3d",
+        "propose MPEG4 AVC/H.264 HP / Level 4.2 TS (3D) only",
+        "1.2.840.10008.1.2.4.105",
+        False,
+    ),
+    (
+        "-xo",
+        "--propose-mpeg4-2-st",
+        "propose MPEG4 AVC/H.264 Stereo HP / Level 4.2 TS only",
+        "1.2.840.10008.1.2.4.106",
+        False,
+    ),
+    ("-x4", "--propose-hevc", "propose HEVC/H.265 Main Profile / Level 5.1 TS only", "1.2.840.10008.1.2.4.107", False),
+    (
+        "-x5",
+        "--propose-hevc10",
+        "propose HEVC/H.265 Main 10 Profile / Level 5.1 TS only",
+        "1.2.840.10008.1.2.4.108",
+        False,
+    ),
+    (
+        "-xr",
+        "--propose-rle",
+        "propose RLE lossless TS\nand all uncompressed transfer syntaxes",
+        "1.2.840.10008.1.2.5",
+        True,
+    ),
+    (
+        "-xd",
+        "--propose-deflated",
+        "propose deflated explicit VR little endian TS\nand all uncompressed transfer syntaxes",
+        DEFLATED,
+        True,
+    ),
+)
+PROPOSE_LONGS = tuple(o[1] for o in PROPOSE_OPTIONS)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """P (preferred) and F (fallbacks) of spec 3.2, and whether to combine them (+C)."""
+
+    preferred: str
+    fallbacks: tuple[str, ...]
+    combine: bool = False
+
+    def contexts_for(self, sop_class: str) -> list[tuple[str, list[str]]]:
+        if self.combine:
+            return [(sop_class, list(dict.fromkeys((self.preferred, *self.fallbacks))))]
+        contexts = [(sop_class, [self.preferred])]
+        if self.fallbacks:
+            contexts.append((sop_class, list(self.fallbacks)))
+        return contexts
+
+    def contexts(self, sop_classes: Sequence[str]) -> list[tuple[str, list[str]]]:
+        """(abstract syntax, transfer syntaxes) pairs in DCMTK's order, duplicates removed."""
+        out: list[tuple[str, list[str]]] = []
+        for sop_class in dict.fromkeys(sop_classes):
+            out.extend(self.contexts_for(sop_class))
+        return out
+
+
+def add_options(cmd: CommandLine) -> None:
+    for short, long, text, _, _ in PROPOSE_OPTIONS:
+        cmd.add(short, long, text)
+
+
+def from_options(parsed: Parsed) -> Proposal:
+    choice = parsed.winner(*PROPOSE_LONGS) or "--propose-uncompr"
+    _, _, _, preferred, with_fallbacks = next(o for o in PROPOSE_OPTIONS if o[1] == choice)
+    fallbacks = tuple(ts for ts in UNCOMPRESSED if ts != preferred) if with_fallbacks else ()
+    return Proposal(preferred, fallbacks, parsed.has("--combine"))

@@ -1,0 +1,265 @@
+"""Sending one file as storescu does (spec section 3.4), streaming it when possible.
+
+A file whose transfer syntax the peer accepted is sent from disk as it is, after reading only
+its meta header and the two SOP UIDs; a file that needs another syntax is decoded with pydicom
+and encoded again (native syntaxes), or decompressed / compressed when allowed and a codec
+exists (see :mod:`dimse.store.transcode`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from ..association import Association
+from ..cli.conditions import PEER_ABORTED, describe
+from ..commands import c_store_rq
+from ..connection import PresentationContext
+from ..datasets import BadDicomFile, encode_dataset, read_any, read_part10_header
+from ..dcmtk_names import SOP_CLASS_NAMES, ts_description
+from ..dumps import dump_command
+from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
+from ..modality import MODALITY_PREFIX, modality_prefix
+from ..names import store_status_text
+from ..uids import NATIVE
+from .inputs import ReadMode, dataset_sop_uids
+from .invent import Inventor
+from .transcode import TranscodeError, Transcoder
+
+LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+INAPPROPRIATE_DATA = "0006:0202 DIMSE Inappropriate data for message"
+SEND_FAILED = "0006:020e DIMSE Failed to send message"
+
+
+@dataclass
+class Outcome:
+    """What one store attempt came to."""
+
+    path: str
+    status: int | None = None  # the C-STORE-RSP status when the exchange worked
+    error: str | None = None  # DCMTK-style condition text when it did not
+    peer_aborted: bool = False
+    peer_released: bool = False
+    sop_class: str = ""
+    sop_instance: str = ""
+    transfer_syntax: str = ""
+    bytes: int = 0
+    milliseconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Success or warning (DCMTK's rule, 0x0001 included)."""
+        s = self.status
+        return self.error is None and s is not None and (s == 0 or s >> 12 == 0xB or s in (0x0001, 0x0107, 0x0116))
+
+
+@dataclass
+class Loaded:
+    transfer_syntax: str
+    sop_class: str
+    sop_instance: str
+    region: tuple[Path, int, int] | None = None  # the data set on disk, if it can be sent as is
+    dataset: Dataset | None = None
+
+
+@dataclass
+class SendOptions:
+    mode: ReadMode = field(default_factory=ReadMode)
+    uid_padding: bool = False
+    prefer_deflate: bool = False
+    inventor: Inventor | None = None
+    transcoder: Transcoder = field(default_factory=Transcoder)
+
+
+def _ts_of(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if ts:
+        return ts
+    implicit, little = ds.original_encoding
+    return LEI if implicit else (LEE if little else BEE)
+
+
+def load(path: str, opts: SendOptions) -> Loaded:
+    """Transfer syntax and SOP UIDs of a file; decodes it only when it must."""
+    header = None
+    if opts.mode.allow_file:
+        try:
+            header = read_part10_header(path)
+        except BadDicomFile:
+            if not opts.mode.allow_dataset:
+                raise
+    if header is not None and opts.inventor is None:
+        sop_class, sop_instance = dataset_sop_uids(path, ReadMode(True, False), opts.uid_padding)
+        return Loaded(
+            header.transfer_syntax,
+            sop_class,
+            sop_instance,
+            region=(Path(path), header.dataset_offset, header.dataset_length),
+        )
+    if not os.path.exists(path):
+        raise BadDicomFile("No such file or directory")
+    ds = read_any(path)
+    if opts.inventor is not None:
+        opts.inventor.apply(ds)
+    values = [str(ds.get(k, "") or "") for k in ("SOPClassUID", "SOPInstanceUID")]
+    if opts.uid_padding:
+        values = [v[:-1] if v.endswith(" ") else v for v in values]
+    return Loaded(_ts_of(ds), values[0].rstrip("\0"), values[1].rstrip("\0"), dataset=ds)
+
+
+def select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
+    """DCMTK's order: same syntax; else explicit LE/BE; else implicit; else the first one."""
+    candidates = [c for c in assoc.contexts.values() if c.abstract_syntax == sop_class]
+    wanted = DEFLATED if prefer_deflate and ts in NATIVE else ts
+    for test in (
+        lambda c: c.transfer_syntax == wanted,
+        lambda c: c.transfer_syntax in (LEE, BEE),
+        lambda c: c.transfer_syntax == LEI,
+        lambda c: True,
+    ):
+        for ctx in candidates:
+            if test(ctx):
+                return ctx
+    return None
+
+
+def class_label(sop_class: str) -> str:
+    """``CT`` for a known class, else DCMTK's name, else ``unknown SOP class``."""
+    if sop_class in MODALITY_PREFIX:
+        return MODALITY_PREFIX[sop_class]
+    return SOP_CLASS_NAMES.get(sop_class, "unknown SOP class")
+
+
+class Dots:
+    """DCMTK's ``XMIT: ....`` progress on stdout (only at exactly the verbose level)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def start(self) -> None:
+        if self.enabled:
+            sys.stdout.write("XMIT: ")
+
+    def fragment(self, size: int) -> None:
+        if self.enabled:
+            sys.stdout.write(".")
+
+    def end(self) -> None:
+        if self.enabled:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+async def send_file(
+    assoc: Association,
+    path: str,
+    opts: SendOptions,
+    log: logging.Logger,
+    dots: Dots,
+    on_bytes: Callable[[int], object] | None = None,
+) -> Outcome:
+    """One store attempt for ``path``: everything logged in DCMTK's words."""
+    message_id = assoc.next_message_id()
+    outcome = Outcome(path)
+    log.info("Sending file: %s", path)
+    try:
+        loaded = load(path, opts)
+    except BadDicomFile as exc:
+        log.error("Bad DICOM file: %s: %s", path, exc)
+        outcome.error = str(exc)
+        return outcome
+    outcome.sop_class, outcome.sop_instance = loaded.sop_class, loaded.sop_instance
+    if not loaded.sop_class or not loaded.sop_instance:
+        log.error("No SOP Class or Instance UID in file: %s", path)
+        outcome.error = INAPPROPRIATE_DATA
+        return outcome
+    ctx = select_context(assoc, loaded.sop_class, loaded.transfer_syntax, opts.prefer_deflate)
+    if ctx is None:
+        log.error("No presentation context for: (%s) %s", class_label(loaded.sop_class), loaded.sop_class)
+        outcome.error = "0006:0208 DIMSE No valid Presentation Context ID"
+        return outcome
+    target = ctx.transfer_syntax
+    outcome.transfer_syntax = target
+    if target != loaded.transfer_syntax:
+        log.info("Converting transfer syntax: %s -> %s", ts_description(loaded.transfer_syntax), ts_description(target))
+    log.info("Sending Store Request (MsgID %d, %s)", message_id, modality_prefix(loaded.sop_class))
+    try:
+        source, sop_instance = _source(path, loaded, target, opts)
+    except TranscodeError as exc:
+        conn = assoc.conn.request_pdu
+        dots.start()
+        dots.end()
+        log.warning(
+            "DIMSE Warning: (%s,%s): sendMessage: unable to convert dataset from '%s' transfer syntax to '%s'",
+            conn.calling_ae,
+            conn.called_ae,
+            ts_description(loaded.transfer_syntax),
+            ts_description(target),
+        )
+        log.warning("%s", exc)
+        log.error("Store Failed, file: %s:\n%s", path, SEND_FAILED)
+        outcome.error = SEND_FAILED
+        return outcome
+    except BadDicomFile as exc:
+        log.error("Bad DICOM file: %s: %s", path, exc)
+        outcome.error = str(exc)
+        return outcome
+    outcome.bytes = source[2] if isinstance(source, tuple) else len(source)
+    outcome.sop_instance = sop_instance
+    command = c_store_rq(message_id, loaded.sop_class, sop_instance)
+    log.debug("%s", dump_command(command, incoming=False))
+
+    def progress(size: int) -> None:
+        dots.fragment(size)
+        if on_bytes is not None:
+            on_bytes(size)
+
+    started = time.perf_counter()
+    dots.start()
+    try:
+        rsp = await assoc.store(ctx.context_id, command, source, progress)
+    except PeerRequestedRelease:
+        dots.end()
+        log.error("Protocol Error: Peer requested release (Aborting)")
+        outcome.error, outcome.peer_released = "peer requested release", True
+        return outcome
+    except AssociationAborted as exc:
+        dots.end()
+        log.error("Store Failed, file: %s:\n%s", path, describe(exc))
+        outcome.error, outcome.peer_aborted = PEER_ABORTED, True
+        return outcome
+    except (DimseError, OSError) as exc:
+        dots.end()
+        log.error("Store Failed, file: %s:\n%s", path, describe(exc))
+        outcome.error = describe(exc)
+        return outcome
+    dots.end()
+    outcome.milliseconds = (time.perf_counter() - started) * 1000
+    outcome.status = rsp.get("Status", 0xC000)
+    if log.isEnabledFor(logging.DEBUG):
+        log.info("Received Store Response")
+        log.debug("%s", dump_command(rsp, incoming=True, context_id=ctx.context_id))
+    else:
+        log.info("Received Store Response (%s)", store_status_text(outcome.status))
+    return outcome
+
+
+def _source(path: str, loaded: Loaded, target: str, opts: SendOptions) -> tuple[bytes | tuple[Path, int, int], str]:
+    """What goes on the wire (the file region itself, or the data set in ``target``), and the
+    SOP Instance UID to announce (lossy compression gives a new one)."""
+    if target == loaded.transfer_syntax and loaded.region is not None:
+        return loaded.region, loaded.sop_instance
+    ds = loaded.dataset if loaded.dataset is not None else read_any(path)
+    if target == loaded.transfer_syntax or (loaded.transfer_syntax in NATIVE and target in NATIVE):
+        return encode_dataset(ds, target), loaded.sop_instance
+    raw = opts.transcoder.convert(ds, loaded.transfer_syntax, target)
+    return raw, str(ds.get("SOPInstanceUID", loaded.sop_instance))
