@@ -28,7 +28,9 @@ def same_dataset(a, b) -> bool:
     for ds in (first, second):
         if 0xFFFCFFFC in ds:
             del ds[0xFFFCFFFC]
-        if "PixelData" in ds and ds["PixelData"].VR == "OW" and not ds.original_encoding[1]:
+        if "PixelData" in ds and ds["PixelData"].is_undefined_length:
+            ds["PixelData"].VR = "OB"  # DCMTK corrects encapsulated pixel data wrongly labelled OW
+        elif "PixelData" in ds and ds["PixelData"].VR == "OW" and not ds.original_encoding[1]:
             words = array.array("H", ds.PixelData)
             words.byteswap()
             ds.PixelData = words.tobytes()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from . import events as ev
 from .commands import (
@@ -266,8 +267,10 @@ class Association:
         offset: int,
         length: int,
         progress: Callable[[int], object] | None = None,
+        pad: bool = False,
     ) -> None:
-        """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece."""
+        """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece;
+        ``pad`` adds the NUL byte that makes a deflated data set of odd length even (PS3.5 A.5)."""
         step = self.conn.max_fragment
         chunk = step * max(1, READ_SIZE // step)
         remaining = length
@@ -278,6 +281,8 @@ class Association:
                 remaining -= len(piece)
                 if not piece and remaining > 0:
                     raise BadDicomFile(f"{path} ended {remaining} bytes early")
+                if pad and remaining == 0:
+                    piece += b"\0"
                 self.conn.send_data(context_id, piece, remaining == 0)
                 if progress is not None:
                     for start in range(0, max(len(piece), 1), step):
@@ -352,7 +357,9 @@ class Association:
         """
         await self.send_command(context_id, command)
         if isinstance(source, tuple):
-            await self.send_dataset_file(context_id, *source, progress=progress)
+            path, offset, length = source
+            pad = length % 2 == 1 and self.contexts[context_id].transfer_syntax == DeflatedExplicitVRLittleEndian
+            await self.send_dataset_file(context_id, path, offset, length, progress=progress, pad=pad)
         else:
             await self.send_dataset_bytes(context_id, source, progress=progress)
         return (await self._response_to(command.MessageID))[0]

@@ -296,7 +296,7 @@ class Connection:
 
     def _receive_pdv(self, pdv) -> None:
         ctx = pdv.context_id
-        if False:
+        if ctx not in self.contexts:
             raise ProtocolError(f"PDV on presentation context {ctx}, which was not accepted")
         if pdv.is_command:
             if self._data_ctx is not None:

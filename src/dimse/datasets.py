@@ -119,6 +119,8 @@ def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
         raw = packer.compress(raw) + packer.flush()
+        if len(raw) % 2:
+            raw += b"\0"  # PS3.5 A.5: a deflated data set is padded to even length
     return raw
 
 

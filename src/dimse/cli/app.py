@@ -44,7 +44,9 @@ def run(
     Syntax errors print DCMTK's three-line message and give 1; help and version give 0;
     Ctrl-C gives 130.  No traceback reaches the user.
     """
-    argv = sys.argv[1:] if argv is None else argv
+    if argv is None:
+        argv = sys.argv[1:]
+        cmd.argv0 = sys.argv[0]
     if not argv and any(not p.optional for p in cmd.params):
         sys.stdout.write(cmd.usage())
         return EXIT_OK

@@ -98,7 +98,7 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
             logging.INFO,
             __file__,
             0,
-            f"calling '{tool}' with {len(parsed.expanded)} arguments: {args}\n",
+            f"calling '{parsed.argv0 or tool}' with {len(parsed.expanded)} arguments: {args}\n",
             None,
             None,
         )

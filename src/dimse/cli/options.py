@@ -130,6 +130,7 @@ class Parsed:
         self.occurrences = occurrences  # (long name, values) in command-line order
         self.params = params
         self.expanded = expanded  # arguments after @file expansion, options in long form
+        self.argv0 = ""
 
     def has(self, long: str) -> bool:
         return any(name == long for name, _ in self.occurrences)
@@ -161,6 +162,7 @@ class CommandLine:
 
     def __init__(self, tool: str, description: str, version: str) -> None:
         self.tool = tool
+        self.argv0 = tool  # the program name as typed, for --arguments
         self.description = description
         self.version = version
         self.params: list[Param] = []
@@ -209,6 +211,7 @@ class CommandLine:
             occurrences.append((opt.long, vals))
             expanded.extend([opt.long, *vals])
         parsed = Parsed(occurrences, params, expanded)
+        parsed.argv0 = self.argv0
         if any(self._by_name[name].exclusive for name, _ in occurrences):
             return parsed
         required = [p for p in self.params if not p.optional]

@@ -1,0 +1,218 @@
+"""storescu side by side with DCMTK's, against real receivers.
+
+"DCMTK storescu" is /usr/bin/storescu; "our storescu" is this package's console script.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from pydicom import dcmread
+
+from .conftest import CT_SMALL, MR_SMALL, SAMPLES, dcmtk, ours, run, running
+from .recording import RecordingSCP, contexts
+from .test_dcmtk import received, same_dataset
+
+PROPOSE = [
+    [],
+    ["-R"],
+    ["+C"],
+    ["-R", "+C"],
+    *[[opt] for opt in ("-x=", "-xe", "-xb", "-xi", "-xs", "-xy", "-xx", "-xv", "-xw", "-xt", "-xu")],
+    *[[opt] for opt in ("-xm", "-xh", "-xn", "-xl", "-x2", "-x3", "-xo", "-x4", "-x5", "-xr", "-xd")],
+    ["-R", "-xs", "+C"],
+    ["-xb", "-xi", "-xr"],  # rightmost wins
+]
+
+
+@pytest.mark.parametrize("options", PROPOSE, ids=lambda o: " ".join(o) or "default")
+def test_same_proposal_as_dcmtk(options):
+    """DCMTK storescu and our storescu -> a recording SCP: the same A-ASSOCIATE-RQ contexts, same exit code."""
+    files = [str(CT_SMALL), str(MR_SMALL)]
+    with RecordingSCP() as scp:
+        theirs = run([dcmtk("storescu"), *options, "127.0.0.1", str(scp.port), *files])
+        mine = run([ours("storescu"), *options, "127.0.0.1", str(scp.port), *files])
+    assert len(scp.requests) == 2
+    assert contexts(scp.requests[1]) == contexts(scp.requests[0])
+    assert (scp.requests[1].calling_ae, scp.requests[1].called_ae) == ("STORESCU", "ANY-SCP")
+    assert scp.requests[1].user_info.max_length == scp.requests[0].user_info.max_length
+    assert mine.returncode == theirs.returncode == 1
+    assert mine.stderr == theirs.stderr
+
+
+SAMPLES_BY_OPTION = {
+    "-x=": ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm", "rtdose.dcm", "test-SR.dcm"],
+    "-xb": ["MR_small_bigendian.dcm", "ExplVR_BigEnd.dcm", "rtdose_expb.dcm"],
+    "-xs": ["SC_rgb_jpeg_gdcm.dcm"],
+    "-xy": ["SC_rgb_jpeg_dcmtk.dcm"],
+    "-xx": ["JPGExtended.dcm"],
+    "-xv": ["MR_small_jp2klossless.dcm"],
+    "-xw": ["JPEG2000.dcm"],
+    "-xt": ["MR_small_jpeg_ls_lossless.dcm"],
+    "-xu": ["JPEGLSNearLossless_16.dcm"],
+    "-xr": ["MR_small_RLE.dcm", "SC_rgb_rle.dcm"],
+    "-xd": ["image_dfl.dcm"],
+}
+
+
+@pytest.mark.parametrize("option", list(SAMPLES_BY_OPTION))
+def test_samples_arrive_equal_at_dcmtk_storescp(port, tmp_path, option):
+    """our storescu -R <option> -> DCMTK storescp +xa: every file arrives with an equal data set."""
+    names = SAMPLES_BY_OPTION[option]
+    with running([dcmtk("storescp"), "+xa", "-od", str(tmp_path), str(port)], port):
+        result = run([ours("storescu"), "-R", option, "127.0.0.1", str(port), *[str(SAMPLES / n) for n in names]])
+    assert result.returncode == 0, result.stderr
+    for name in names:
+        out = received(tmp_path, SAMPLES / name)
+        assert same_dataset(out, SAMPLES / name), name
+        if option not in ("-x=", "-xd"):
+            assert dcmread(out).file_meta.TransferSyntaxUID == dcmread(SAMPLES / name).file_meta.TransferSyntaxUID
+
+
+@pytest.mark.parametrize("name", ["MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm"])
+def test_compressed_file_arrives_decompressed(port, tmp_path, name):
+    """our storescu -R (uncompressed proposal) -> DCMTK storescp: a lossless compressed file arrives
+    decompressed with the same pixel values (DCMTK's storescu fails here)."""
+    sample = SAMPLES / name
+    with running([dcmtk("storescp"), "-od", str(tmp_path), str(port)], port):
+        result = run([ours("storescu"), "-v", "-R", "127.0.0.1", str(port), str(sample)])
+    assert result.returncode == 0, result.stderr
+    assert "Converting transfer syntax" in result.stderr
+    out = dcmread(received(tmp_path, sample))
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert (out.pixel_array == dcmread(sample).pixel_array).all()
+
+
+def test_lossy_file_is_not_decompressed_by_default(port, tmp_path):
+    """our storescu (default +dls) -> DCMTK storescp: a lossy JPEG file fails as in DCMTK (exit 1);
+    with +dly it is decompressed and arrives."""
+    sample = SAMPLES / "JPEG2000.dcm"
+    with running([dcmtk("storescp"), "-od", str(tmp_path), str(port)], port):
+        refused = run([ours("storescu"), "-R", "127.0.0.1", str(port), str(sample)])
+        theirs = run([dcmtk("storescu"), "-R", "127.0.0.1", str(port), str(sample)])
+        allowed = run([ours("storescu"), "-R", "+dly", "127.0.0.1", str(port), str(sample)])
+    assert refused.returncode == theirs.returncode == 1
+    assert "E: Store SCU Failed: 0006:020e DIMSE Failed to send message" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert dcmread(received(tmp_path, sample)).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+
+
+BAD_INPUTS = [
+    ("missing", ["/nonexistent/file.dcm"]),
+    ("missing-nh", ["-nh", "/nonexistent/file.dcm", str(CT_SMALL)]),
+    ("not-dicom", ["NOTDICOM"]),
+    ("not-dicom-nh", ["-nh", "NOTDICOM", str(CT_SMALL)]),
+    ("not-dicom-R", ["-R", "NOTDICOM"]),
+    ("not-dicom-R-nh", ["-R", "-nh", "NOTDICOM", str(CT_SMALL)]),
+    ("dir-without-sd", ["DIR"]),
+    ("empty-dir", ["+sd", "EMPTY"]),
+    ("dir-with-sd", ["+sd", "DIR"]),
+    ("unknown-option", ["--bogus", str(CT_SMALL)]),
+    ("no-files", []),
+    ("pattern-without-sd", ["+sp", "*.dcm", str(CT_SMALL)]),
+    ("bad-port", ["PORT=70000", str(CT_SMALL)]),
+]
+
+
+@pytest.mark.parametrize(("case", "args"), BAD_INPUTS, ids=[c for c, _ in BAD_INPUTS])
+def test_bad_input_side_by_side(port, tmp_path, case, args):
+    """DCMTK storescu and our storescu on the same bad input -> DCMTK storescp: same exit code, same
+    fatal/error lines (file paths included), nothing traced back."""
+    (tmp_path / "NOTDICOM").write_text("hello, this is not DICOM\n" * 20)
+    (tmp_path / "DIR").mkdir()
+    shutil.copy(CT_SMALL, tmp_path / "DIR" / "ct.dcm")
+    (tmp_path / "EMPTY").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    target = str(port)
+    if args and args[0].startswith("PORT="):
+        target, args = args[0][5:], args[1:]
+    with running([dcmtk("storescp"), "-od", str(out), str(port)], port):
+        theirs = run([dcmtk("storescu"), "127.0.0.1", target, *args], cwd=tmp_path)
+        mine = run([ours("storescu"), "127.0.0.1", target, *args], cwd=tmp_path)
+    assert mine.returncode == theirs.returncode, (mine.stderr, theirs.stderr)
+    assert "Traceback" not in mine.stderr
+
+    def key_lines(text: str) -> list[str]:
+        lines = [line for line in text.splitlines() if line[:2] in ("F:", "W:") or line.startswith("error:")]
+        return [line for line in lines if "Dcm" not in line and "Bad DICOM file" not in line]
+
+    assert key_lines(mine.stderr) == key_lines(theirs.stderr)
+
+
+@pytest.mark.parametrize("abort_option", ["--abort-after", "--abort-during"])
+def test_peer_abort_mid_file_side_by_side(port, tmp_path, abort_option):
+    """DCMTK storescp aborting during the store -> DCMTK storescu and ours: same exit code (10)."""
+    with running([dcmtk("storescp"), abort_option, "-od", str(tmp_path), str(port)], port):
+        theirs = run([dcmtk("storescu"), "127.0.0.1", str(port), str(CT_SMALL), str(MR_SMALL)])
+        mine = run([ours("storescu"), "127.0.0.1", str(port), str(CT_SMALL), str(MR_SMALL)])
+    assert mine.returncode == theirs.returncode == 10
+    assert "I: Peer Aborted Association" not in mine.stderr  # INFO is off by default
+    assert "E: 0006:0317 Peer aborted Association (or never connected)" in mine.stderr
+
+
+def test_rename_and_report(port, tmp_path):
+    """our storescu +rn --report -> DCMTK storescp: .done for sent files, .bad for a bad one, JSON records."""
+    good = tmp_path / "ct.dcm"
+    bad = tmp_path / "bad.dcm"
+    shutil.copy(CT_SMALL, good)
+    bad.write_bytes(b"\0" * 200)
+    report = tmp_path / "report.json"
+    out = tmp_path / "out"
+    out.mkdir()
+    with running([dcmtk("storescp"), "-od", str(out), str(port)], port):
+        result = run(
+            [ours("storescu"), "-nh", "+rn", "--report", str(report), "127.0.0.1", str(port), str(good), str(bad)]
+        )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ct.dcm.done").exists() and not good.exists()
+    assert (tmp_path / "bad.dcm.bad").exists() and not bad.exists()
+    data = json.loads(report.read_text())
+    assert data["summary"]["files"] == 2 and data["summary"]["succeeded"] == 1
+    first = data["files"][0]
+    assert first["status"] == 0 and first["sop_class"] == "1.2.840.10008.5.1.4.1.1.2"
+    assert first["transfer_syntax"] == "1.2.840.10008.1.2.1" and first["bytes"] > 30000
+    assert data["files"][1]["ok"] is False
+
+
+def test_arguments_and_command_file_side_by_side(port, tmp_path):
+    """--arguments with an @file: our storescu prints exactly what DCMTK's prints."""
+    cmdfile = tmp_path / "cmd.txt"
+    cmdfile.write_text('-v\n--aetitle "MY AE"  -aec\tOTHER\n')
+    args = ["--arguments", f"@{cmdfile}", "127.0.0.1", str(port), str(CT_SMALL)]
+    theirs = run([dcmtk("storescu"), *args])
+    mine = run([ours("storescu"), *args])
+    first = [line.replace(dcmtk("storescu"), "PROGRAM") for line in theirs.stderr.splitlines()[:2]]
+    assert [line.replace(ours("storescu"), "PROGRAM") for line in mine.stderr.splitlines()[:2]] == first
+    assert first[0].startswith("I: calling 'PROGRAM' with 9 arguments: '--arguments' '--verbose' '--aetitle' 'MY AE'")
+    assert mine.returncode == theirs.returncode == 1
+
+
+def test_more_than_128_contexts_use_several_associations(port, tmp_path):
+    """our storescu -R with 70 SOP classes (140 contexts) -> our storescp -pm: two associations,
+    every file stored; -ma fails as DCMTK does."""
+    from pydicom.uid import generate_uid
+
+    from dimse.sopclasses import STORAGE_CLASSES
+
+    src = tmp_path / "in"
+    src.mkdir()
+    base = dcmread(CT_SMALL)
+    for i, sop_class in enumerate(STORAGE_CLASSES[:70]):
+        base.SOPClassUID = base.file_meta.MediaStorageSOPClassUID = sop_class
+        base.SOPInstanceUID = base.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        base.save_as(src / f"f{i:03d}.dcm")
+    out = tmp_path / "out"
+    out.mkdir()
+    with running([ours("storescp"), "-pm", "-v", "-od", str(out), str(port)], port) as scp:
+        result = run([ours("storescu"), "-R", "+sd", "127.0.0.1", str(port), str(src)])
+        refused = run([ours("storescu"), "-R", "-ma", "+sd", "127.0.0.1", str(port), str(src)])
+        scp.terminate()
+        log = scp.communicate(timeout=10)[0]
+    assert result.returncode == 0, result.stderr
+    assert len(list(out.iterdir())) == 70
+    assert log.count("Association Received") == 2
+    assert refused.returncode == 1
+    assert "E: Too many presentation contexts" in refused.stderr
