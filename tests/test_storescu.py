@@ -216,3 +216,100 @@ def test_more_than_128_contexts_use_several_associations(port, tmp_path):
     assert log.count("Association Received") == 2
     assert refused.returncode == 1
     assert "E: Too many presentation contexts" in refused.stderr
+
+
+@pytest.fixture
+def status_scp():
+    """A pynetdicom Storage SCP (a second implementation) that answers a chosen C-STORE status."""
+    pynetdicom = pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import CTImageStorage, MRImageStorage
+
+    answer = {"status": 0, "received": 0}
+
+    def on_store(event):
+        answer["received"] += 1
+        return answer["status"]
+
+    ae = AE(ae_title="STATUS-SCP")
+    for cls in (CTImageStorage, MRImageStorage):
+        ae.add_supported_context(cls, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"])
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    answer["port"] = server.socket.getsockname()[1]
+    assert pynetdicom
+    try:
+        yield answer
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("status", "no_halt", "expected_code", "expected_received"),
+    [
+        (0xA700, False, 167, 1),
+        (0xA700, True, 0, 3),
+        (0xC000, False, 192, 1),
+        (0xC123, False, 193, 1),
+        (0x0122, False, 1, 1),
+        (0xB000, False, 0, 3),
+        (0x0000, False, 0, 3),
+    ],
+)
+def test_status_exit_codes_side_by_side(status_scp, status, no_halt, expected_code, expected_received):
+    """pynetdicom SCP answering <status> -> DCMTK storescu and our storescu: the same exit code and
+    halting (how many files the SCP received)."""
+    status_scp["status"] = status
+    files = [str(CT_SMALL), str(MR_SMALL), str(CT_SMALL)]
+    args = (["-nh"] if no_halt else []) + ["127.0.0.1", str(status_scp["port"]), *files]
+    status_scp["received"] = 0
+    theirs = run([dcmtk("storescu"), *args])
+    theirs_received = status_scp["received"]
+    status_scp["received"] = 0
+    mine = run([ours("storescu"), *args])
+    assert (mine.returncode, status_scp["received"]) == (theirs.returncode, theirs_received)
+    assert mine.returncode == expected_code
+    assert status_scp["received"] == expected_received
+
+
+@pytest.fixture
+def keeping_scp():
+    """A pynetdicom Storage SCP accepting every storage class in every syntax, keeping what it gets."""
+    pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
+    from pynetdicom.sop_class import _STORAGE_CLASSES
+
+    kept = {}
+
+    def on_store(event):
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        kept[str(ds.SOPInstanceUID)] = ds
+        return 0
+
+    ae = AE(ae_title="KEEP-SCP")
+    ae.maximum_pdu_size = 0
+    for uid in list(_STORAGE_CLASSES.values()):
+        ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        yield server.socket.getsockname()[1], kept
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("option", list(SAMPLES_BY_OPTION))
+def test_samples_arrive_equal_at_pynetdicom(keeping_scp, option):
+    """our storescu -R <option> -> pynetdicom SCP: every data set arrives equal, in the file's own syntax."""
+    port, kept = keeping_scp
+    names = SAMPLES_BY_OPTION[option]
+    result = run([ours("storescu"), "-R", option, "127.0.0.1", str(port), *[str(SAMPLES / n) for n in names]])
+    assert result.returncode == 0, result.stderr
+    for name in names:
+        original = dcmread(SAMPLES / name)
+        got = kept[str(original.SOPInstanceUID)]
+        if option != "-x=":  # -x= proposes LEI only as a fallback the SCP need not pick
+            assert got.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID, name
+        got.file_meta = original.file_meta
+        assert got == original, name
