@@ -279,12 +279,12 @@ def keeping_scp():
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
     from pynetdicom.sop_class import _STORAGE_CLASSES
 
-    kept = {}
+    kept = []
 
     def on_store(event):
         ds = event.dataset
         ds.file_meta = event.file_meta
-        kept[str(ds.SOPInstanceUID)] = ds
+        kept.append(ds)
         return 0
 
     ae = AE(ae_title="KEEP-SCP")
@@ -306,9 +306,9 @@ def test_samples_arrive_equal_at_pynetdicom(keeping_scp, option):
     names = SAMPLES_BY_OPTION[option]
     result = run([ours("storescu"), "-R", option, "127.0.0.1", str(port), *[str(SAMPLES / n) for n in names]])
     assert result.returncode == 0, result.stderr
-    for name in names:
+    assert len(kept) == len(names)
+    for name, got in zip(names, kept, strict=True):
         original = dcmread(SAMPLES / name)
-        got = kept[str(original.SOPInstanceUID)]
         if option != "-x=":  # -x= proposes LEI only as a fallback the SCP need not pick
             assert got.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID, name
         got.file_meta = original.file_meta
