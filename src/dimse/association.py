@@ -355,7 +355,7 @@ class Association:
         ``source`` is the encoded data set, or ``(path, offset, length)`` of a file region sent
         as it is on disk; ``progress`` is called with the size of each fragment sent.
         """
-        await self.send_command(context_id, command)
+        self.conn.send_command(context_id, command)  # written together with the first fragment
         if isinstance(source, tuple):
             path, offset, length = source
             pad = length % 2 == 1 and self.contexts[context_id].transfer_syntax == DeflatedExplicitVRLittleEndian

@@ -70,6 +70,22 @@ def read_part10_header(path: str | Path) -> Part10Header:
     )
 
 
+def read_sop_uids(header: Part10Header) -> tuple[str, str]:
+    """SOP Class and Instance UID from the data set of a Part 10 file (not its meta header),
+    reading only the elements up to (0008,0018)."""
+    if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        ds = dcmread(header.path, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
+    else:
+        implicit, little = _flags(header.transfer_syntax)
+        try:
+            with header.path.open("rb") as fp:
+                fp.seek(header.dataset_offset)
+                ds = read_dataset(fp, implicit, little, stop_when=lambda tag, vr, length: tag > 0x00080018)
+        except Exception as exc:  # pydicom raises many kinds on bad input
+            raise BadDicomFile(str(exc) or type(exc).__name__) from None
+    return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
+
+
 def read_any(path: str | Path) -> Dataset:
     """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding)."""
     try:

@@ -22,14 +22,14 @@ from ..association import Association
 from ..cli.conditions import PEER_ABORTED, describe
 from ..commands import c_store_rq
 from ..connection import PresentationContext
-from ..datasets import BadDicomFile, encode_dataset, read_any, read_part10_header
+from ..datasets import BadDicomFile, encode_dataset, read_any, read_part10_header, read_sop_uids
 from ..dcmtk_names import SOP_CLASS_NAMES, ts_description
 from ..dumps import dump_command
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
 from ..modality import MODALITY_PREFIX, modality_prefix
 from ..names import store_status_text
 from ..uids import NATIVE
-from .inputs import ReadMode, dataset_sop_uids
+from .inputs import ReadMode
 from .invent import Inventor
 from .transcode import TranscodeError, Transcoder
 
@@ -98,7 +98,7 @@ def load(path: str, opts: SendOptions) -> Loaded:
             if not opts.mode.allow_dataset:
                 raise
     if header is not None and opts.inventor is None:
-        sop_class, sop_instance = dataset_sop_uids(path, ReadMode(True, False), opts.uid_padding)
+        sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in read_sop_uids(header))
         return Loaded(
             header.transfer_syntax,
             sop_class,
@@ -110,10 +110,15 @@ def load(path: str, opts: SendOptions) -> Loaded:
     ds = read_any(path)
     if opts.inventor is not None:
         opts.inventor.apply(ds)
-    values = [str(ds.get(k, "") or "") for k in ("SOPClassUID", "SOPInstanceUID")]
-    if opts.uid_padding:
-        values = [v[:-1] if v.endswith(" ") else v for v in values]
-    return Loaded(_ts_of(ds), values[0].rstrip("\0"), values[1].rstrip("\0"), dataset=ds)
+    values = [_unpad(str(ds.get(k, "") or ""), opts.uid_padding) for k in ("SOPClassUID", "SOPInstanceUID")]
+    return Loaded(_ts_of(ds), values[0], values[1], dataset=ds)
+
+
+def _unpad(uid: str, uid_padding: bool) -> str:
+    """-up drops one trailing space; a trailing NUL is UI padding anyway."""
+    if uid_padding and uid.endswith(" "):
+        uid = uid[:-1]
+    return uid.rstrip("\0")
 
 
 def select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
@@ -216,7 +221,8 @@ async def send_file(
     outcome.bytes = source[2] if isinstance(source, tuple) else len(source)
     outcome.sop_instance = sop_instance
     command = c_store_rq(message_id, loaded.sop_class, sop_instance)
-    log.debug("%s", dump_command(command, incoming=False))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s", dump_command(command, incoming=False))
 
     def progress(size: int) -> None:
         dots.fragment(size)
