@@ -313,3 +313,34 @@ def test_samples_arrive_equal_at_pynetdicom(keeping_scp, option):
             assert got.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID, name
         got.file_meta = original.file_meta
         assert got == original, name
+
+
+def test_progress_bar_only_on_a_terminal(port, tmp_path):
+    """our storescu with stderr on a pseudo-terminal draws a progress bar; piped, it prints nothing."""
+    import os
+    import subprocess
+
+    primary, secondary = os.openpty()
+    with running([dcmtk("storescp"), "-od", str(tmp_path), str(port)], port):
+        proc = subprocess.run(
+            [ours("storescu"), "127.0.0.1", str(port), str(CT_SMALL), str(MR_SMALL)],
+            stderr=secondary,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(primary)
+        piped = run([ours("storescu"), "127.0.0.1", str(port), str(CT_SMALL)])
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "B/s" in screen and "/47.9k" in screen  # rate and total bytes of the two files
+    assert piped.returncode == 0 and piped.stderr == ""

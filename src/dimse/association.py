@@ -9,6 +9,7 @@ Timeouts have DCMTK's meanings: ``connect`` (-to), ``acse`` (-ta), ``dimse`` (-t
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -106,15 +107,21 @@ class Association:
         rq: AssociateRQ,
         timeouts: Timeouts | None = None,
         max_send_pdu: int = 0,
+        family: int = 0,
     ) -> Association:
         """Connect and negotiate; raises AssociationRejected, AssociationAborted,
-        NetworkTimeout or OSError (connection refused, unknown host)."""
+        NetworkTimeout or OSError (connection refused, unknown host).
+
+        ``family`` (socket.AF_INET, AF_INET6, 0 for any) applies to host names; a literal
+        address is used as it is."""
         timeouts = timeouts or Timeouts()
         conn = Connection(requestor=True, max_send_pdu=max_send_pdu)
         conn.request(rq)
         try:
             async with asyncio.timeout(_t(timeouts.connect)):
-                reader, writer = await asyncio.open_connection(host, port, limit=STREAM_LIMIT)
+                reader, writer = await asyncio.open_connection(
+                    host, port, limit=STREAM_LIMIT, family=0 if _is_literal_address(host) else family
+                )
         except TimeoutError:
             raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
         configure_socket(writer)
@@ -462,6 +469,14 @@ class Association:
             except (OSError, NetworkTimeout):
                 pass
         await self._close()
+
+
+def _is_literal_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _abort_detail(event: ev.Event) -> str:

@@ -114,7 +114,7 @@ def _swap_words(ds: Dataset) -> None:
             elem.value = words.tobytes()
 
 
-def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
+def encode_dataset(ds: Dataset, transfer_syntax: str, deflate_level: int = 6) -> bytes:
     """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here).
 
     Changing byte order swaps OW/OF/OL/OD/OV values too, which pydicom leaves as they are.
@@ -133,7 +133,7 @@ def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
             _swap_words(ds)
     raw = fp.getvalue()
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
-        packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        packer = zlib.compressobj(deflate_level, zlib.DEFLATED, -zlib.MAX_WBITS)
         raw = packer.compress(raw) + packer.flush()
         if len(raw) % 2:
             raw += b"\0"  # PS3.5 A.5: a deflated data set is padded to even length

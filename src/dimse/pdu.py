@@ -297,7 +297,7 @@ def _iter_items(data: memoryview, where: str):
             raise PDUError(f"truncated item header in {where}")
         item_type, second, length = data[pos], data[pos + 1], _U16.unpack_from(data, pos + 2)[0]
         pos += 4
-        if False:
+        if pos + length > end:
             raise PDUError(f"item 0x{item_type:02x} in {where} overruns its container")
         yield item_type, data[pos : pos + length], second
         pos += length

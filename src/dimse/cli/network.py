@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from ..association import Timeouts
 from .options import CommandLineError, Parsed, parse_int
 
@@ -35,6 +37,12 @@ def timeouts(parsed: Parsed) -> Timeouts:
         dimse=int_option(parsed, "--dimse-timeout", None, 1),
         socket=None if socket is not None and socket <= 0 else socket,
     )
+
+
+def address_family(parsed: Parsed) -> int:
+    """-i4 (default), -i6, -i0: how host names are resolved."""
+    choice = parsed.winner("--ipv4", "--ipv6", "--ip-auto")
+    return {"--ipv6": socket.AF_INET6, "--ip-auto": socket.AF_UNSPEC}.get(choice or "", socket.AF_INET)
 
 
 def max_pdu(parsed: Parsed) -> int:

@@ -266,6 +266,6 @@ def _source(path: str, loaded: Loaded, target: str, opts: SendOptions) -> tuple[
         return loaded.region, loaded.sop_instance
     ds = loaded.dataset if loaded.dataset is not None else read_any(path)
     if target == loaded.transfer_syntax or (loaded.transfer_syntax in NATIVE and target in NATIVE):
-        return encode_dataset(ds, target), loaded.sop_instance
+        return encode_dataset(ds, target, opts.transcoder.deflate_level), loaded.sop_instance
     raw = opts.transcoder.convert(ds, loaded.transfer_syntax, target)
     return raw, str(ds.get("SOPInstanceUID", loaded.sop_instance))

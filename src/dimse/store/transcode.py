@@ -39,6 +39,7 @@ class Transcoder:
     """``decompress`` is ``"lossless"`` (default), ``"lossy"`` or ``"never"``."""
 
     decompress: str = "lossless"
+    deflate_level: int = 6
 
     def convert(self, ds: Dataset, source: str, target: str) -> bytes:
         """``ds`` (in ``source``) encoded in ``target``; may change ``ds`` (and, for lossy
@@ -46,7 +47,7 @@ class Transcoder:
         if source not in NATIVE:
             self._decompress(ds, source)
         if target in NATIVE:
-            return encode_dataset(ds, target)
+            return encode_dataset(ds, target, self.deflate_level)
         return self._compress(ds, target)
 
     def _decompress(self, ds: Dataset, source: str) -> None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from tqdm import tqdm
 
 from .. import dumps
 from ..association import Association
@@ -167,6 +171,25 @@ def _batches(classes: list[str], proposed: proposal.Proposal) -> list[list[str]]
     return batches
 
 
+def progress_bar(files: list[str], repeat: int, log: logging.Logger) -> tqdm:
+    """Files, bytes, rate and ETA on stderr, only when it is a terminal and nothing is logged
+    below warnings (the bar would fight with the log lines)."""
+    enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
+    total = sum(inputs.file_size(f) for f in files) * repeat if enabled else 0
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=not enabled,
+        leave=False,
+        # a terminal may report a size of 0x0; tqdm then draws nothing
+        ncols=shutil.get_terminal_size((80, 24)).columns,
+        nrows=shutil.get_terminal_size((80, 24)).lines,
+    )
+
+
 def _rename(path: str, ok: bool, log: logging.Logger) -> None:
     new = f"{path}.{'done' if ok else 'bad'}"
     try:
@@ -200,7 +223,7 @@ class Run:
             uid_padding=parsed.has("--uid-padding"),
             prefer_deflate=proposed.preferred == proposal.DEFLATED,
             inventor=_inventor(parsed, log),
-            transcoder=Transcoder(decompress),
+            transcoder=Transcoder(decompress, network.int_option(parsed, "--compression-level", 6, 0, 9)),
         )
 
     def exit_code(self) -> int:
@@ -233,7 +256,12 @@ class Run:
             return 1
         try:
             assoc = await Association.request(
-                host, port, rq, network.timeouts(parsed), network.int_option(parsed, "--max-send-pdu", 0, 4096, 131072)
+                host,
+                port,
+                rq,
+                network.timeouts(parsed),
+                network.int_option(parsed, "--max-send-pdu", 0, 4096, 131072),
+                network.address_family(parsed),
             )
         except AssociationRejected as exc:
             log.critical("Association Rejected:\n%s", exc)
@@ -256,11 +284,13 @@ class Run:
     async def _files(self, assoc: Association, files: list[str]) -> int | None:
         log = self.log
         failure: Outcome | None = None
-        for path in files:
+        bar = progress_bar(files, self.repeat, log)
+        for number, path in enumerate(files, 1):
+            bar.set_description(f"file {number}/{len(files)}", refresh=False)
             for _ in range(self.repeat):
                 if self.halt and self.unsuccessful:
                     break
-                outcome = await send_file(assoc, path, self.send_options, log, self.dots)
+                outcome = await send_file(assoc, path, self.send_options, log, self.dots, bar.update)
                 self.outcomes.append(outcome)
                 self.unsuccessful = not outcome.ok
                 self.last_status = outcome.status or 0
@@ -271,6 +301,7 @@ class Run:
                     break
             if failure is not None:
                 break
+        bar.close()
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
@@ -312,10 +343,9 @@ class Run:
 async def storescu_main(parsed: Parsed) -> int:
     log = configure(parsed, "storescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
+    _check_dependencies(parsed, proposal.from_options(parsed))
     job = Run(parsed, log)
-    _check_dependencies(parsed, job.proposed)
     network.timeouts(parsed)  # value checks happen before any work, as in DCMTK
-    network.int_option(parsed, "--compression-level", 6, 0, 9)
     try:
         files = inputs.determine(
             parsed.params[2:],
