@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from .logconfig import configure_from_file
 from .options import CommandLine, CommandLineError, Parsed
 
 TRACE = 5
@@ -71,10 +72,17 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
     level_name = parsed.value("--log-level")
     if level_name is not None and block is not None:
         raise CommandLineError("--log-level not allowed with --verbose, --debug or --quiet")
+    root = logging.getLogger("dimse")
+    logger = logging.getLogger(f"dimse.tools.{tool}")
     if parsed.has("--log-config"):
-        if level_name is not None or block is not None:
-            raise CommandLineError("--log-config not allowed with --log-level, --verbose, --debug or --quiet")
-        raise CommandLineError("--log-config is not supported yet; use --log-level")
+        if level_name is not None:
+            raise CommandLineError("--log-config not allowed with --log-level")
+        if block is not None:
+            raise CommandLineError("--log-config not allowed with --verbose, --debug or --quiet")
+        configure_from_file(parsed.value("--log-config"), tool)
+        _forced_arguments(parsed, tool, logger, root.handlers)
+        _header(logger, tool)
+        return logger
     if level_name is not None:
         if level_name not in LEVELS:
             raise CommandLineError("Invalid log level for --log-level option")
@@ -83,24 +91,29 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
         level = {"--quiet": logging.CRITICAL, "--verbose": logging.INFO, "--debug": logging.DEBUG}.get(
             block or "", logging.WARNING
         )
-    root = logging.getLogger("dimse")
     root.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(PrefixFormatter())
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
-    logger = logging.getLogger(f"dimse.tools.{tool}")
-    if parsed.has("--arguments"):
-        args = "".join(f"'{a}' " if a else "" for a in parsed.expanded)
-        record = logger.makeRecord(
-            logger.name,
-            logging.INFO,
-            __file__,
-            0,
-            f"calling '{parsed.argv0 or tool}' with {len(parsed.expanded)} arguments: {args}\n",
-            None,
-            None,
-        )
-        handler.handle(record)  # printed whatever the level, as DCMTK does
+    _forced_arguments(parsed, tool, logger, [handler])
+    _header(logger, tool)
     return logger
+
+
+def _header(logger: logging.Logger, tool: str) -> None:
+    from .. import __version__
+
+    logger.debug("$dimse: %s v%s $\n", tool, __version__)
+
+
+def _forced_arguments(parsed: Parsed, tool: str, logger: logging.Logger, handlers: list[logging.Handler]) -> None:
+    """``--arguments``: one INFO record printed whatever the level, as DCMTK does."""
+    if not parsed.has("--arguments"):
+        return
+    args = "".join(f"'{a}' " if a else "" for a in parsed.expanded)
+    text = f"calling '{parsed.argv0 or tool}' with {len(parsed.expanded)} arguments: {args}\n"
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, text, None, None)
+    for handler in handlers:
+        handler.handle(record)
