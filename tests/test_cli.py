@@ -126,3 +126,23 @@ def test_unsupported_log_config_is_reported(tmp_path, port):
     cfg.write_text("log4cplus.rootLogger = INFO, s\nlog4cplus.appender.s = log4cplus::SyslogAppender\n")
     mine = run([ours("echoscu"), "-lc", str(cfg), "127.0.0.1", str(port)])
     assert "W: --log-config: appender s of type log4cplus::SyslogAppender is not supported, ignored" in mine.stderr
+
+
+def test_dcmdictpath_adds_entries(tmp_path, monkeypatch):
+    """A DCMTK-format dictionary file adds public and private entries pydicom did not know."""
+    import logging
+
+    from pydicom.datadict import dictionary_VR, get_private_entry, keyword_for_tag
+
+    from dimse.cli.dictionary import load_from_environment
+
+    path = tmp_path / "my.dic"
+    path.write_text(
+        '# comment\n(0011,0010)\tLO\tMyPrivateCreatorX\t1\tLocal\n(0009,"ACME 1.0",10)\tUS\tAcmeCounter\t1\tPrivateTag\n'
+        "(60xx,0010)\tUS\tOverlayRows\t1\tDICOM\n(0010,0010)\tLO\tNotPatientName\t1\tDICOM\n"
+    )
+    monkeypatch.setenv("DCMDICTPATH", f"{path}:{tmp_path / 'missing.dic'}")
+    load_from_environment(logging.getLogger("dimse.test"))
+    assert keyword_for_tag(0x00427777) == "MyLocalAttribute" and dictionary_VR(0x00427777) == "LO"
+    assert get_private_entry(0x00091010, "ACME 1.0")[2] == "AcmeCounter"
+    assert keyword_for_tag(0x00100010) == "PatientName"  # pydicom's own entries stay

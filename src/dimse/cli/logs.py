@@ -104,8 +104,10 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
 
 def _header(logger: logging.Logger, tool: str) -> None:
     from .. import __version__
+    from .dictionary import load_from_environment
 
     logger.debug("$dimse: %s v%s $\n", tool, __version__)
+    load_from_environment(logger)
 
 
 def _forced_arguments(parsed: Parsed, tool: str, logger: logging.Logger, handlers: list[logging.Handler]) -> None:
