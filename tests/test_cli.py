@@ -138,7 +138,7 @@ def test_dcmdictpath_adds_entries(tmp_path, monkeypatch):
 
     path = tmp_path / "my.dic"
     path.write_text(
-        '# comment\n(0011,0010)\tLO\tMyPrivateCreatorX\t1\tLocal\n(0009,"ACME 1.0",10)\tUS\tAcmeCounter\t1\tPrivateTag\n'
+        '# comment\n(0042,7777)\tLO\tMyLocalAttribute\t1\tLocal\n(0011,0010)\tLO\tIgnoredOdd\t1\tLocal\n(0009,"ACME 1.0",10)\tUS\tAcmeCounter\t1\tPrivateTag\n'
         "(60xx,0010)\tUS\tOverlayRows\t1\tDICOM\n(0010,0010)\tLO\tNotPatientName\t1\tDICOM\n"
     )
     monkeypatch.setenv("DCMDICTPATH", f"{path}:{tmp_path / 'missing.dic'}")
