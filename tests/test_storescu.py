@@ -344,3 +344,52 @@ def test_progress_bar_only_on_a_terminal(port, tmp_path):
     assert proc.returncode == 0
     assert "B/s" in screen and "/47.9k" in screen  # rate and total bytes of the two files
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+@pytest.fixture
+def compressed_only_scp():
+    """A pynetdicom SCP that takes MR Image Storage in RLE Lossless or JPEG Baseline only."""
+    pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import MRImageStorage
+
+    kept = []
+
+    def on_store(event):
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        kept.append(ds)
+        return 0
+
+    ae = AE(ae_title="RLE-SCP")
+    ae.add_supported_context(MRImageStorage, ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50"])
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        yield server.socket.getsockname()[1], kept
+    finally:
+        server.shutdown()
+
+
+def test_compression_where_a_codec_exists(compressed_only_scp):
+    """our storescu -R -xr -> an SCP taking RLE only: the uncompressed MR arrives RLE-compressed,
+    same pixels, same SOP Instance UID (lossless)."""
+    port, kept = compressed_only_scp
+    result = run([ours("storescu"), "-v", "-R", "-xr", "127.0.0.1", str(port), str(MR_SMALL)])
+    assert result.returncode == 0, result.stderr
+    assert "Converting transfer syntax: Little Endian Explicit -> RLE Lossless" in result.stderr
+    (got,) = kept
+    original = dcmread(MR_SMALL)
+    assert got.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+    assert got.SOPInstanceUID == original.SOPInstanceUID
+    assert (got.pixel_array == original.pixel_array).all()
+
+
+def test_compression_without_a_codec_is_a_clear_error(compressed_only_scp):
+    """our storescu -R -xy -> an SCP taking JPEG Baseline only: no encoder, a clear error, exit 1."""
+    port, kept = compressed_only_scp
+    result = run([ours("storescu"), "-R", "-xy", "127.0.0.1", str(port), str(MR_SMALL)])
+    assert result.returncode == 1
+    assert "W: cannot compress to JPEG Baseline" in result.stderr
+    assert "E: Store SCU Failed: 0006:020e DIMSE Failed to send message" in result.stderr
+    assert kept == []
