@@ -43,7 +43,7 @@ async def transfer(source: Path, output: Path) -> dict:
     log.addHandler(logging.NullHandler())
     log.propagate = False
     policy = AcceptorPolicy(any_abstract=[ExplicitVRLittleEndian], max_pdu=131072)
-    services = StoreServices(output, ignore=False, verbose_pc=False, log=log)
+    services = StoreServices(output, ignore=False, verbose_pc=False, log=log, keep_list=True)
     server = await serve(Acceptor(policy, services), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:

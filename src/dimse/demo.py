@@ -16,9 +16,10 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
+from pydicom.uid import ExplicitVRLittleEndian
 
 from .association import associate
-from .datasets import BadDicomFile, read_part10_header
+from .datasets import BadDicomFile, read_any, read_part10_header
 from .dcmtk_names import ts_description
 from .errors import DimseError
 from .negotiation import MAX_CONTEXTS, AcceptorPolicy
@@ -38,10 +39,15 @@ def _plan(files: list[Path]) -> tuple[list[tuple[Path, str, str, str]], list[tup
     for path in files:
         try:
             header = read_part10_header(path)
-        except BadDicomFile as exc:
-            skipped.append((path, str(exc)))
+            sendable.append((path, header.sop_instance, header.transfer_syntax, header.sop_class))
             continue
-        sendable.append((path, header.sop_instance, header.transfer_syntax, header.sop_class))
+        except BadDicomFile as exc:
+            reason = str(exc)
+        try:  # not a complete Part 10 file: store_file decodes it and sends the data set
+            ds = read_any(path)
+            sendable.append((path, str(ds.SOPInstanceUID), ExplicitVRLittleEndian, str(ds.SOPClassUID)))
+        except (BadDicomFile, AttributeError):
+            skipped.append((path, reason))
     return sendable, skipped
 
 
@@ -50,7 +56,7 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
     pairs = sorted({(sop, ts) for _, _, ts, sop in sendable})[:MAX_CONTEXTS]
     all_ts = sorted({ts for _, ts in pairs} | set(UNCOMPRESSED))
     policy = AcceptorPolicy(ae_title="DEMO-SCP", any_abstract=all_ts, max_pdu=131072)
-    services = StoreServices(output, ignore=False, verbose_pc=False, log=_quiet_logger())
+    services = StoreServices(output, ignore=False, verbose_pc=False, log=_quiet_logger(), keep_list=True)
     server = await serve(Acceptor(policy, services), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(f"storage SCP listening on 127.0.0.1:{port}, writing to {output}", file=out)
@@ -97,7 +103,7 @@ def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[Path]) -> 
     for path in sorted(set(stored)):
         received = dcmread(path)
         sent = last_sent.get(str(received.file_meta.MediaStorageSOPInstanceUID))
-        if sent is None or dcmread(sent) != received:
+        if sent is None or read_any(sent) != received:
             bad.append(path.name)
     return bad
 

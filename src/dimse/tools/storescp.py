@@ -71,12 +71,16 @@ def command_line() -> CommandLine:
 class StoreServices(Services):
     """Writes each received object to ``<output>/<modality>.<SOP Instance UID>``."""
 
-    def __init__(self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger) -> None:
+    def __init__(
+        self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger, keep_list: bool = False
+    ) -> None:
         self.output = output
         self.ignore = ignore
         self.verbose_pc = verbose_pc
         self.log = log
-        self.stored: list[Path] = []
+        self.count = 0
+        #: paths of stored objects, kept only when asked for (a server runs for months)
+        self.stored: list[Path] | None = [] if keep_list else None
 
     def association_requested(self, rq: AssociateRQ) -> None:
         self.log.info("Association Received")
@@ -129,7 +133,9 @@ class StoreServices(Services):
             self.log.error("cannot write DICOM file: %s: %s", sink.final_path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES
         self.log.info("storing DICOM file: %s", path)
-        self.stored.append(path)
+        self.count += 1
+        if self.stored is not None:
+            self.stored.append(path)
         return 0
 
 
