@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from dimse import events as ev
-from dimse.commands import C_ECHO_RSP, Command, c_echo_rq, c_store_rq, decode_command, encode_command, response_to
+from dimse.commands import C_ECHO_RSP, Command, c_echo_rq, c_store_rq, encode_command, response_to
 from dimse.connection import DEFAULT_SEND_PDU, Connection, PresentationContext
 from dimse.errors import LocalProtocolError
 from dimse.fsm import State
@@ -659,6 +659,23 @@ def test_pdu_longer_than_our_maximum_aborts_at_its_header():
     provider_abort(req, 6)
 
 
+def test_input_after_an_invalid_pdu_is_dropped():
+    req, acc = pair(rq_max=4096)
+    req.receive_data(pdata_header(1, 5000, True, True))
+    provider_abort(req, 6)
+    req.receive_data(encode(ReleaseRQ()))  # the bad header is gone: a PDU is ignored in Sta13 (AA-6)
+    assert req.state == S.STA13
+    assert out(req) == b""
+    assert drain(req) == []
+    req.receive_data(b"\0" * 10)  # garbage in Sta13 is answered with another A-ABORT (AA-7)
+    assert only_abort(out(req)) == Abort(2, 1)
+    assert req.state == S.STA13 and drain(req) == []
+    acc.receive_data(bytes.fromhex("ee 00 00000004 00000000") + encode(ReleaseRQ()))
+    provider_abort(acc, 1)
+    acc.receive_data(encode(ReleaseRP()))
+    assert out(acc) == b"" and acc.state == S.STA13
+
+
 def test_pdu_exactly_at_our_maximum_is_accepted():
     req, acc = pair(rq_max=4096)
     command = encode_command(response_to(c_echo_rq(1), 0, has_dataset=True))
@@ -721,7 +738,12 @@ def test_command_fragments_on_two_contexts_abort():
 
 @pytest.mark.parametrize(
     "command",
-    [b"", b"\x00\x00\x00\x00\x04\x00\x00\x00", encode_command(Command(MessageID=1)), b"\x08\x00\x16\x00\x00\x00\x00\x00"],
+    [
+        b"",
+        b"\x00\x00\x00\x00\x04\x00\x00\x00",
+        encode_command(Command(MessageID=1)),
+        b"\x08\x00\x16\x00\x00\x00\x00\x00",
+    ],
     ids=["empty", "truncated", "no CommandField", "wrong group"],
 )
 def test_undecodable_command_aborts(command):
@@ -854,6 +876,17 @@ def test_negotiate_rejects_an_unsupported_protocol_version():
     assert negotiate(rq, POLICY) == AssociateRJ(1, 2, 2)
 
 
+def test_negotiate_answers_each_role_once():
+    """A peer repeating a role item thousands of times gets one answer per SOP class."""
+    from dimse.pdu import RoleSelection
+
+    rq = rq_for((VERIFICATION, [IMPLICIT]))
+    rq.user_info.roles = [RoleSelection(VERIFICATION, True, True)] * 3000
+    ac = negotiate(rq, POLICY)
+    assert ac.user_info.roles == [RoleSelection(VERIFICATION, True, False)]
+    assert len(encode(ac)) < 1000
+
+
 def test_negotiate_vetting_has_the_last_word():
     policy = AcceptorPolicy(transfer_syntaxes={VERIFICATION: [IMPLICIT]}, vetting=lambda rq: AssociateRJ(2, 3, 1))
     assert negotiate(rq_for((VERIFICATION, [IMPLICIT])), policy) == AssociateRJ(2, 3, 1)
@@ -872,8 +905,8 @@ def test_negotiate_context_results():
     ac = negotiate(rq, policy)
     assert ac.contexts == [
         PresentationContextAC(1, ACCEPTANCE, EXPLICIT),
-        PresentationContextAC(3, ABSTRACT_SYNTAX_NOT_SUPPORTED),
-        PresentationContextAC(5, TRANSFER_SYNTAXES_NOT_SUPPORTED),
+        PresentationContextAC(3, ABSTRACT_SYNTAX_NOT_SUPPORTED, IMPLICIT),  # a sub-item, not to be tested
+        PresentationContextAC(5, TRANSFER_SYNTAXES_NOT_SUPPORTED, EXPLICIT),
         PresentationContextAC(7, ACCEPTANCE, IMPLICIT),
     ]
     assert (ac.called_ae, ac.calling_ae) == (rq.called_ae, rq.calling_ae)
@@ -883,7 +916,7 @@ def test_negotiate_context_results():
 def test_negotiate_any_abstract():
     policy = AcceptorPolicy(transfer_syntaxes={}, any_abstract=[EXPLICIT, IMPLICIT])
     ac = negotiate(rq_for((MR, [IMPLICIT]), ("1.2.3.4.5", [BIG])), policy)
-    assert ac.contexts == [PresentationContextAC(1, 0, IMPLICIT), PresentationContextAC(3, 4)]
+    assert ac.contexts == [PresentationContextAC(1, 0, IMPLICIT), PresentationContextAC(3, 4, BIG)]
 
 
 def test_negotiate_async_ops_and_roles():

@@ -243,4 +243,8 @@ def test_echoscu_connection_refused_side_by_side(port):
     theirs = run([dcmtk("echoscu"), "127.0.0.1", str(port)])
     mine = run([ours("echoscu"), "127.0.0.1", str(port)])
     assert mine.returncode == theirs.returncode == 1
-    assert mine.stderr == theirs.stderr == "F: Association Request Failed: 0006:031c TCP Initialization Error: Connection refused\n"
+    assert (
+        mine.stderr
+        == theirs.stderr
+        == "F: Association Request Failed: 0006:031c TCP Initialization Error: Connection refused\n"
+    )

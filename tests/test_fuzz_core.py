@@ -1,6 +1,6 @@
 """Property tests: whatever the peer sends, the PDU decoder and the Connection stay in control.
 
-Bounded for CI: every test runs at most 300 examples and no example database is written.
+Bounded for CI: every test runs at most 200 examples and no example database is written.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dimse import events as ev
-from dimse.commands import c_echo_rq, c_store_rq, encode_command, response_to
+from dimse.commands import c_echo_rq, c_store_rq, decode_command, encode_command, response_to
 from dimse.connection import Connection
-from dimse.errors import LocalProtocolError, PDUError
+from dimse.errors import LocalProtocolError, PDUError, ProtocolError
 from dimse.fsm import State
 from dimse.negotiation import AcceptorPolicy, build_request, negotiate
 from dimse.pdu import (
@@ -23,25 +23,23 @@ from dimse.pdu import (
     AssociateAC,
     AssociateRJ,
     PDataTF,
-    PresentationContextAC,
     ReleaseRP,
     ReleaseRQ,
     RoleSelection,
     SOPClassCommonExtendedNegotiation,
     SOPClassExtendedNegotiation,
     UserIdentityRQ,
-    UserInformation,
     decode_pdu,
     encode,
 )
 
 BOUNDED = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-SMALL = settings(BOUNDED, max_examples=150)
+SMALL = settings(BOUNDED, max_examples=120)
 
 VERIFICATION = "1.2.840.10008.1.1"
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -75,7 +73,9 @@ REQUEST = build_request(
 ACCEPT = negotiate(REQUEST, dataclasses.replace(POLICY, max_pdu=4096))
 assert isinstance(ACCEPT, AssociateAC)
 STORE = encode_command(c_store_rq(1, CT, "1.2.3.4"))
-PDATA_STORE = encode(PDataTF([PDV(3, True, False, STORE[:20]), PDV(3, True, True, STORE[20:]), PDV(3, False, True, b"DATA")]))
+PDATA_STORE = encode(
+    PDataTF([PDV(3, True, False, STORE[:20]), PDV(3, True, True, STORE[20:]), PDV(3, False, True, b"DATA")])
+)
 PDATA_ECHO = encode(PDataTF([PDV(1, True, True, encode_command(c_echo_rq(2)))]))
 PDATA_ECHO_RSP = encode(PDataTF([PDV(1, True, True, encode_command(response_to(c_echo_rq(2), 0)))]))
 
@@ -277,6 +277,118 @@ def test_random_bytes_never_raise(data, requestor_side, close):
     assert conn.state in (State.STA1, State.STA3, State.STA5, State.STA6, State.STA7, State.STA8)
 
 
+# ---------------------------------------------------------------------------- P-DATA on an association
+
+COMMAND_SETS = [
+    encode_command(c_echo_rq(1)),
+    encode_command(c_store_rq(2, CT, "1.2.3.4")),
+    encode_command(response_to(c_echo_rq(1), 0)),
+    encode_command(response_to(c_store_rq(2, CT, "1.2.3.4"), 0xFF00, has_dataset=True)),
+]
+
+
+@st.composite
+def pdvs(draw) -> list[PDV]:
+    """PDVs as a confused peer might send them: real command sets cut anywhere, on any context."""
+    out = []
+    for _ in range(draw(st.integers(1, 8))):
+        ctx = draw(st.sampled_from([1, 3, 1, 3, 5, 0, 255]))
+        is_command = draw(st.booleans())
+        if is_command:
+            raw = draw(st.sampled_from(COMMAND_SETS))
+            start = draw(st.integers(0, len(raw)))
+            data = raw if draw(st.booleans()) else raw[start : draw(st.integers(start, len(raw)))]
+        else:
+            data = draw(st.binary(max_size=16))
+        out.append(PDV(ctx, is_command, draw(st.booleans()), data))
+    return out
+
+
+def model(items: list[PDV], contexts) -> tuple[list, bool]:
+    """What PS3.7/PS3.8 make of a PDV sequence: (events, aborted)."""
+    events, cmd_buf, cmd_ctx, data_ctx = [], None, None, None
+    for p in items:
+        if p.context_id not in contexts:
+            return events, True
+        if p.is_command:
+            if data_ctx is not None or (cmd_buf is not None and p.context_id != cmd_ctx):
+                return events, True
+            if cmd_buf is None:
+                cmd_buf, cmd_ctx = b"", p.context_id
+            cmd_buf += bytes(p.data)
+            if p.is_last:
+                try:
+                    cmd = decode_command(cmd_buf)
+                except ProtocolError:
+                    return events, True
+                cmd_buf = None
+                data_ctx = p.context_id if cmd.has_dataset else None
+                events.append(("command", p.context_id, cmd))
+        else:
+            if data_ctx != p.context_id:
+                return events, True
+            if p.is_last:
+                data_ctx = None
+            events.append(("data", p.context_id, bytes(p.data), p.is_last))
+    return events, False
+
+
+def established(requestor_side: bool) -> Connection:
+    if requestor_side:
+        conn = requestor()
+        conn.receive_data(encode(ACCEPT))
+    else:
+        conn = acceptor()
+        conn.receive_data(encode(REQUEST))
+        conn.accept(negotiate(conn.next_event().request, dataclasses.replace(POLICY, max_pdu=4096)))
+    assert conn.state == State.STA6
+    conn.data_to_send()
+    while conn.next_event() is not None:
+        pass
+    return conn
+
+
+@BOUNDED
+@given(data=st.data(), requestor_side=st.booleans(), per_pdu=st.integers(1, 4))
+def test_pdv_sequences_give_the_events_the_standard_prescribes(data, requestor_side, per_pdu):
+    conn = established(requestor_side)
+    items = data.draw(pdvs())
+    stream = b"".join(encode(PDataTF(items[i : i + per_pdu])) for i in range(0, len(items), per_pdu))
+    w = feed(conn, chunked(data.draw, stream), respond=False)
+    expected, aborted = model(items, conn.contexts)
+    got = [
+        ("command", e.context_id, e.command)
+        if isinstance(e, ev.CommandReceived)
+        else ("data", e.context_id, bytes(e.data), e.last)
+        for e in w.events
+        if not isinstance(e, ev.Aborted)
+    ]
+    for e in got:  # the received group length is not part of what the model compares
+        if e[0] == "command":
+            e[2].CommandGroupLength = None
+    for e in expected:
+        if e[0] == "command":
+            e[2].CommandGroupLength = None
+    assert got == expected
+    if aborted:
+        assert conn.state == State.STA13
+        assert isinstance(w.events[-1], ev.Aborted)
+        assert (w.events[-1].source, w.events[-1].reason) == (2, 6)
+    else:
+        assert conn.state == State.STA6
+        assert not any(isinstance(e, ev.Aborted) for e in w.events)
+
+
+@SMALL
+@given(data=st.data(), requestor_side=st.booleans())
+def test_established_connection_fed_mutated_pdata_never_raises(data, requestor_side):
+    conn = established(requestor_side)
+    pieces = [encode(PDataTF(data.draw(pdvs()))) for _ in range(data.draw(st.integers(1, 2)))]
+    tail = data.draw(st.sampled_from([[], [encode(ReleaseRQ())], [encode(ReleaseRP())], [encode(Abort())]]))
+    stream = data.draw(mutated(pieces + tail))
+    feed(conn, chunked(data.draw, stream), respond=data.draw(st.booleans()))
+
+
 ACTIONS = st.lists(
     st.sampled_from(
         [
@@ -354,6 +466,6 @@ def test_two_connections_under_random_user_actions(actions, split):
             pass
         wr.step(check_out=False)
         wa.step(check_out=False)
-    # a peer that behaves lets both sides end in an expected state
-    assert wr.conn.state in set(State) - {State.STA2, State.STA3, State.STA4}
-    assert wa.conn.state in set(State) - {State.STA4, State.STA5}
+    # each side only ever visits its own role's states
+    assert wr.conn.state not in (State.STA2, State.STA3, State.STA4, State.STA10, State.STA12)
+    assert wa.conn.state not in (State.STA4, State.STA5, State.STA9, State.STA11)

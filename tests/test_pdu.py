@@ -187,7 +187,10 @@ def test_associate_ac_roundtrip_with_every_result():
         ("roles", [RoleSelection(CT_STORAGE, True, False), RoleSelection("1.2.3", False, True)]),
         ("extended", []),
         ("extended", [SOPClassExtendedNegotiation(CT_STORAGE, b"")]),
-        ("extended", [SOPClassExtendedNegotiation(CT_STORAGE, b"\x01"), SOPClassExtendedNegotiation("1.2", b"\xff" * 7)]),
+        (
+            "extended",
+            [SOPClassExtendedNegotiation(CT_STORAGE, b"\x01"), SOPClassExtendedNegotiation("1.2", b"\xff" * 7)],
+        ),
         ("common_extended", []),
         ("common_extended", [SOPClassCommonExtendedNegotiation(MR_STORAGE, STORAGE_SERVICE)]),
         ("common_extended", [SOPClassCommonExtendedNegotiation(MR_STORAGE, STORAGE_SERVICE, ["1.2.3"], version=0)]),
@@ -251,7 +254,9 @@ def test_common_extended_negotiation_version_is_the_second_header_byte():
     cx = SOPClassCommonExtendedNegotiation(MR_STORAGE, STORAGE_SERVICE, ["1.2.3"], version=0)
     ui = UserInformation(implementation_class_uid="1.2", common_extended=[cx])
     raw = encode(AssociateRQ("A", "B", [], ui))
-    expected_body = b"\x00\x19" + MR_STORAGE.encode() + b"\x00\x11" + STORAGE_SERVICE.encode() + b"\x00\x07\x00\x051.2.3"
+    expected_body = (
+        b"\x00\x19" + MR_STORAGE.encode() + b"\x00\x11" + STORAGE_SERVICE.encode() + b"\x00\x07\x00\x051.2.3"
+    )
     assert item(0x57, expected_body) in raw
     # a peer that sends version 1 is read back with it
     ui.common_extended[0].version = 1
@@ -333,7 +338,11 @@ def test_associate_rj_wire():
 
 
 def test_pdata_wire_and_control_header_bits():
-    raw = encode(PDataTF([PDV(7, True, True, b"AB"), PDV(7, False, False, b"C"), PDV(9, False, True, b""), PDV(1, True, False, b"D")]))
+    raw = encode(
+        PDataTF(
+            [PDV(7, True, True, b"AB"), PDV(7, False, False, b"C"), PDV(9, False, True, b""), PDV(1, True, False, b"D")]
+        )
+    )
     assert raw == bytes.fromhex(
         "04 00 0000001c"
         "00000004 07 03 4142"  # command, last
@@ -351,7 +360,9 @@ def test_associate_rq_wire_matches_hand_built_bytes():
         "ANY-SCP",
         "ECHOSCU",
         [PresentationContextRQ(1, VERIFICATION, [IMPLICIT, EXPLICIT])],
-        UserInformation(max_length=16382, implementation_class_uid=IMPL_UID, implementation_version_name="PYNETDICOM_090"),
+        UserInformation(
+            max_length=16382, implementation_class_uid=IMPL_UID, implementation_version_name="PYNETDICOM_090"
+        ),
     )
     expected = associate_bytes(
         A_ASSOCIATE_RQ,
@@ -497,7 +508,10 @@ def test_our_encoding_is_read_by_pynetdicom():
     rq = AssociateRQ(
         "CALLED-AE",
         "CALLING-AE",
-        [PresentationContextRQ(1, VERIFICATION, [IMPLICIT]), PresentationContextRQ(3, CT_STORAGE, [EXPLICIT, IMPLICIT])],
+        [
+            PresentationContextRQ(1, VERIFICATION, [IMPLICIT]),
+            PresentationContextRQ(3, CT_STORAGE, [EXPLICIT, IMPLICIT]),
+        ],
         full_user_info(user_identity_rq=UserIdentityRQ(2, b"user", b"pw", True)),
     )
     theirs = pdu_mod.A_ASSOCIATE_RQ()
@@ -655,9 +669,14 @@ def test_malformed_ac_context_item_raises():
     with pytest.raises(PDUError):
         decode_pdu(A_ASSOCIATE_AC, _rq_with(app_context_item(), item(0x21, b"\x01\x00"), GOOD_UI))
     with pytest.raises(PDUError):
-        decode_pdu(A_ASSOCIATE_AC, _rq_with(app_context_item(), item(0x21, b"\x01\x00\x00\x00\x40\x00\x00\x09ab"), GOOD_UI))
+        decode_pdu(
+            A_ASSOCIATE_AC, _rq_with(app_context_item(), item(0x21, b"\x01\x00\x00\x00\x40\x00\x00\x09ab"), GOOD_UI)
+        )
     with pytest.raises(PDUError):
-        decode_pdu(A_ASSOCIATE_AC, _rq_with(app_context_item(), item(0x21, b"\x01\x00\x00\x00" + item(0x40, b"1.\xff")), GOOD_UI))
+        decode_pdu(
+            A_ASSOCIATE_AC,
+            _rq_with(app_context_item(), item(0x21, b"\x01\x00\x00\x00" + item(0x40, b"1.\xff")), GOOD_UI),
+        )
 
 
 MALFORMED_PDATA = {
@@ -665,6 +684,9 @@ MALFORMED_PDATA = {
     "truncated pdv header": b"\x00\x00\x00\x03\x01",
     "pdv length 0": b"\x00\x00\x00\x00\x01\x03",
     "pdv length 1": b"\x00\x00\x00\x01\x01\x03",
+    # the same, followed by bytes that would parse if the short item were let through
+    "pdv length 0 then a valid pdv": b"\x00\x00\x00\x00" + b"\x00\x00\x00\x02\x01\x03",
+    "pdv length 1 then a valid pdv": b"\x00\x00\x00\x01\x05" + b"\x00\x00\x00\x02\x01\x03",
     "pdv length overruns": b"\x00\x00\x00\x05\x01\x03ab",
     "second pdv truncated": b"\x00\x00\x00\x03\x01\x03a\x00\x00",
     "second pdv overruns": b"\x00\x00\x00\x03\x01\x03a\x00\x00\x00\x09\x01\x02",

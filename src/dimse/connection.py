@@ -357,11 +357,12 @@ class Connection:
 
     def _aa_1(self, pdu, reason, detail):
         by_peer_event = self.state == State.STA2
-        self._send(Abort(2 if by_peer_event else 0, reason if by_peer_event else 0))
+        reason = (reason or ABORT_UNEXPECTED_PDU) if by_peer_event else 0
+        self._send(Abort(2 if by_peer_event else 0, reason))
         self.artim_running = True
         self.state = State.STA13
         if by_peer_event:
-            self._events.append(ev.Aborted(2, reason or ABORT_UNEXPECTED_PDU, False, detail or "unexpected PDU"))
+            self._events.append(ev.Aborted(2, reason, False, detail or "unexpected PDU"))
 
     def _aa_2(self, pdu, reason, detail):
         self.artim_running = False

@@ -93,12 +93,15 @@ def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | Associat
     answers, accepted = [], set()
     for ctx in rq.contexts:
         ours = policy.transfer_syntaxes.get(ctx.abstract_syntax, policy.any_abstract)
+        # a refused context still carries one transfer syntax sub-item (PS3.8 table 9-18),
+        # which the requestor must not test
+        placeholder = ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else ""
         if ours is None:
-            answers.append(PresentationContextAC(ctx.context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED))
+            answers.append(PresentationContextAC(ctx.context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED, placeholder))
             continue
         chosen = next((ts for ts in ours if ts in ctx.transfer_syntaxes), None)
         if chosen is None:
-            answers.append(PresentationContextAC(ctx.context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED))
+            answers.append(PresentationContextAC(ctx.context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED, placeholder))
         else:
             answers.append(PresentationContextAC(ctx.context_id, ACCEPTANCE, chosen))
             accepted.add(ctx.abstract_syntax)
@@ -110,5 +113,7 @@ def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | Associat
             min(a, b) if a and b else (a or b) for a, b in zip(theirs.async_ops, policy.async_ops, strict=False)
         )
     # we act as SCP only: a requestor's SCU role is granted, a requested SCP role is not
-    extra["roles"] = [RoleSelection(r.sop_class, r.scu_role, False) for r in theirs.roles if r.sop_class in accepted]
+    # (one answer per SOP class, however often a peer repeats the item)
+    roles = {r.sop_class: r for r in theirs.roles if r.sop_class in accepted}
+    extra["roles"] = [RoleSelection(r.sop_class, r.scu_role, False) for r in roles.values()]
     return AssociateAC(rq.called_ae, rq.calling_ae, answers, user_information(policy.max_pdu, **extra))
