@@ -70,15 +70,21 @@ def wait_port(port: int) -> None:
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of one command."""
+    """Wall seconds, peak RSS (MB) and exit code of one command.
+
+    Peak memory comes from GNU time (``/usr/bin/time -f %M``): the rusage of a child of this
+    Python process would also count this process's own pages (ru_maxrss survives exec).
+    """
+    gnu_time = shutil.which("time", path="/usr/bin")
+    command = [gnu_time, "-f", "MAXRSS %M", *args] if gnu_time else args
     started = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        print(f"  ! {args[0]} exited {proc.returncode}: {proc.stderr.read().decode()[-500:]}", file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, proc.returncode
+    lines = done.stderr.strip().splitlines()
+    rss = float(lines[-1].split()[1]) / 1024 if lines and lines[-1].startswith("MAXRSS") else float("nan")
+    if done.returncode != 0:
+        print(f"  ! {args[0]} exited {done.returncode}: {done.stderr[-500:]}", file=sys.stderr)
+    return seconds, rss, done.returncode
 
 
 def senders(skip: set[str]) -> dict[str, list[str]]:

@@ -48,8 +48,8 @@ from .uids import NATIVE, VERIFICATION
 
 log = logging.getLogger("dimse.association")
 
-READ_SIZE = 1 << 20
-STREAM_LIMIT = 4 << 20
+READ_SIZE = 256 << 10
+STREAM_LIMIT = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
 
 
