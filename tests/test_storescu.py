@@ -393,3 +393,57 @@ def test_compression_without_a_codec_is_a_clear_error(compressed_only_scp):
     assert "W: cannot compress to JPEG Baseline" in result.stderr
     assert "E: Store SCU Failed: 0006:020e DIMSE Failed to send message" in result.stderr
     assert kept == []
+
+
+def test_invent_mode_side_by_side(port, tmp_path):
+    """our storescu +II +IR 2 (3 files) -> our storescp: new SOP Instance UIDs, a new series after
+    two images, the same study; DCMTK's storescu does the same with its own UIDs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    files = [str(CT_SMALL)] * 3
+    with running([ours("storescp"), "-od", str(out), str(port)], port):
+        mine = run([ours("storescu"), "-v", "+II", "+IR", "2", "127.0.0.1", str(port), *files])
+    assert mine.returncode == 0, mine.stderr
+    got = [dcmread(p) for p in out.iterdir()]
+    assert len(got) == 3
+    assert len({d.SOPInstanceUID for d in got} | {dcmread(CT_SMALL).SOPInstanceUID}) == 4
+    assert sorted(str(d.InstanceNumber) for d in got) == ["0", "0", "1"]
+    series = {}
+    for d in got:
+        series.setdefault(d.SeriesInstanceUID, []).append(str(d.InstanceNumber))
+    assert sorted(sorted(v) for v in series.values()) == [["0"], ["0", "1"]]  # new series after 2 images
+    assert len({d.StudyInstanceUID for d in got}) == 1
+    assert mine.stderr.count("I: Inventing Identifying Information (pa0, st0, se") == 3
+
+
+def test_repeat_and_abort(port, tmp_path):
+    """our storescu --repeat 3 --abort -> DCMTK storescp: three stores with message IDs 1..3, then A-ABORT."""
+    with running([dcmtk("storescp"), "-v", "-od", str(tmp_path), str(port)], port) as scp:
+        mine = run([ours("storescu"), "-v", "--repeat", "3", "--abort", "127.0.0.1", str(port), str(CT_SMALL)])
+        scp.terminate()
+        log = scp.communicate(timeout=10)[0]
+    assert mine.returncode == 0, mine.stderr
+    assert [line for line in mine.stderr.splitlines() if "Sending Store Request" in line] == [
+        f"I: Sending Store Request (MsgID {n}, CT)" for n in (1, 2, 3)
+    ]
+    assert mine.stderr.rstrip().endswith("I: Sent 3 of 3 files (116610 bytes)")  # 3 x the data set
+    assert "I: Aborting Association" in mine.stderr
+    assert log.count("Received Store Request") == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [([], 0), (["-f"], 0), (["+fo"], 1)],
+    ids=["read-file", "read-dataset", "read-file-only"],
+)
+def test_read_modes_on_a_bare_data_set(port, tmp_path, mode, expected):
+    """A file without meta header (pydicom's rtstruct.dcm): +f and -f send it, +fo refuses it, as DCMTK."""
+    sample = SAMPLES / "rtstruct.dcm"
+    out = tmp_path / "out"
+    out.mkdir()
+    with running([dcmtk("storescp"), "-od", str(out), str(port)], port):
+        theirs = run([dcmtk("storescu"), *mode, "127.0.0.1", str(port), str(sample)])
+        mine = run([ours("storescu"), *mode, "127.0.0.1", str(port), str(sample)])
+    assert mine.returncode == theirs.returncode == expected, (mine.stderr, theirs.stderr)
+    if expected == 0:
+        assert len(list(out.iterdir())) == 1
