@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import socket
+import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,19 +109,20 @@ class Association:
         timeouts: Timeouts | None = None,
         max_send_pdu: int = 0,
         family: int = 0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> Association:
         """Connect and negotiate; raises AssociationRejected, AssociationAborted,
         NetworkTimeout or OSError (connection refused, unknown host).
 
         ``family`` (socket.AF_INET, AF_INET6, 0 for any) applies to host names; a literal
-        address is used as it is."""
+        address is used as it is.  ``ssl`` runs the association over TLS."""
         timeouts = timeouts or Timeouts()
         conn = Connection(requestor=True, max_send_pdu=max_send_pdu)
         conn.request(rq)
         try:
             async with asyncio.timeout(_t(timeouts.connect)):
                 reader, writer = await asyncio.open_connection(
-                    host, port, limit=STREAM_LIMIT, family=0 if _is_literal_address(host) else family
+                    host, port, limit=STREAM_LIMIT, family=0 if _is_literal_address(host) else family, ssl=ssl
                 )
         except TimeoutError:
             raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
@@ -496,8 +498,12 @@ async def associate(
     max_pdu: int = 16384,
     timeouts: Timeouts | None = None,
     max_send_pdu: int = 0,
+    ssl: ssl_module.SSLContext | None = None,
     **user_info_extra,
 ) -> Association:
-    """Open an association proposing ``(abstract syntax, [transfer syntaxes])`` pairs."""
+    """Open an association proposing ``(abstract syntax, [transfer syntaxes])`` pairs.
+
+    ``user_info_extra`` adds user information sub-items (``user_identity_rq``, ``roles``,
+    ``extended``, ``async_ops`` ...) to the request."""
     rq = build_request(calling_ae, called_ae, contexts, max_pdu, **user_info_extra)
-    return await Association.request(host, port, rq, timeouts, max_send_pdu)
+    return await Association.request(host, port, rq, timeouts, max_send_pdu, ssl=ssl)
