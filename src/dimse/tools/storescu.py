@@ -376,7 +376,7 @@ async def storescu_main(parsed: Parsed) -> int:
     for batch in batches:
         batch_files = files if len(batches) == 1 else [f for f in files if _class_of(f, job) in batch]
         code = await job.association(host, port, batch, batch_files)
-        if code is not None:
+        if code is not None or (job.halt and job.unsuccessful):
             break
     exit_code = job.exit_code() if code is None else code
     sent = [o for o in job.outcomes if o.ok]
