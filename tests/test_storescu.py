@@ -447,3 +447,48 @@ def test_read_modes_on_a_bare_data_set(port, tmp_path, mode, expected):
     assert mine.returncode == theirs.returncode == expected, (mine.stderr, theirs.stderr)
     if expected == 0:
         assert len(list(out.iterdir())) == 1
+
+
+def _no_uid_file(path):
+    ds = dcmread(CT_SMALL)
+    del ds.SOPInstanceUID
+    del ds.file_meta.MediaStorageSOPInstanceUID
+    ds.save_as(path)
+    return path
+
+
+ODD_FILES = {
+    "truncated-mr": lambda tmp: SAMPLES / "MR_truncated.dcm",
+    "truncated-rtplan": lambda tmp: SAMPLES / "rtplan_truncated.dcm",
+    "no-sop-instance": lambda tmp: _no_uid_file(tmp / "nouid.dcm"),
+    "empty": lambda tmp: (tmp / "empty.dcm").write_bytes(b"") or tmp / "empty.dcm",
+}
+
+
+@pytest.mark.parametrize("halt", [[], ["-nh"]], ids=["halt", "no-halt"])
+@pytest.mark.parametrize("case", list(ODD_FILES))
+def test_odd_files_side_by_side(port, tmp_path, case, halt):
+    """Truncated, UID-less and empty files, then a good one -> DCMTK storescp: DCMTK storescu and ours
+    give the same exit code and the receiver gets the same number of objects."""
+    odd = ODD_FILES[case](tmp_path)
+    counts = []
+    codes = []
+    for tool, name in ((dcmtk("storescu"), "theirs"), (ours("storescu"), "mine")):
+        out = tmp_path / name
+        out.mkdir()
+        with running([dcmtk("storescp"), "-od", str(out), str(port)], port):
+            result = run([tool, *halt, "127.0.0.1", str(port), str(odd), str(CT_SMALL)])
+        assert "Traceback" not in result.stderr
+        codes.append(result.returncode)
+        counts.append(len(list(out.iterdir())))
+    assert codes[1] == codes[0]
+    assert counts[1] == counts[0]
+
+
+def test_peer_refusing_everything_side_by_side(port, tmp_path):
+    """our storescp --refuse -> DCMTK storescu and ours: the same three fatal lines, exit 1."""
+    with running([ours("storescp"), "--refuse", "-od", str(tmp_path), str(port)], port):
+        theirs = run([dcmtk("storescu"), "127.0.0.1", str(port), str(CT_SMALL)])
+        mine = run([ours("storescu"), "127.0.0.1", str(port), str(CT_SMALL)])
+    assert mine.returncode == theirs.returncode == 1
+    assert mine.stderr == theirs.stderr

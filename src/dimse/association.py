@@ -32,7 +32,7 @@ from .commands import (
     c_store_rq,
 )
 from .connection import Connection, PresentationContext
-from .datasets import BadDicomFile, decode_dataset, encode_dataset, read_any, read_part10_header
+from .datasets import BadDicomFile, decode_dataset, encode_dataset, read_any, read_part10_header, read_sop_uids
 from .errors import (
     AssociationAborted,
     AssociationRejected,
@@ -45,6 +45,7 @@ from .fsm import State
 from .names import StatusClass, status_class
 from .negotiation import build_request
 from .pdu import AssociateRQ
+from .scan import Garbled
 from .uids import NATIVE, VERIFICATION
 
 log = logging.getLogger("dimse.association")
@@ -385,6 +386,10 @@ class Association:
         try:
             header = read_part10_header(path)
         except BadDicomFile:
+            return await self.store_dataset(read_any(path), priority, move_originator)
+        try:
+            read_sop_uids(header)  # the data set must be whole before it is streamed as it is
+        except Garbled:
             return await self.store_dataset(read_any(path), priority, move_originator)
         ctx = self.store_context(header.sop_class, header.transfer_syntax)
         command = c_store_rq(self.next_message_id(), header.sop_class, header.sop_instance, priority, move_originator)

@@ -22,6 +22,7 @@ from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from .errors import DimseError
+from .scan import Truncated, scan
 from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 
@@ -72,18 +73,22 @@ def read_part10_header(path: str | Path) -> Part10Header:
 
 def read_sop_uids(header: Part10Header) -> tuple[str, str]:
     """SOP Class and Instance UID from the data set of a Part 10 file (not its meta header),
-    reading only the elements up to (0008,0018)."""
+    after checking that the data set is structurally whole (see :mod:`dimse.scan`)."""
     if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
-        ds = dcmread(header.path, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
-    else:
-        implicit, little = _flags(header.transfer_syntax)
         try:
-            with header.path.open("rb") as fp:
-                fp.seek(header.dataset_offset)
-                ds = read_dataset(fp, implicit, little, stop_when=lambda tag, vr, length: tag > 0x00080018)
+            ds = dcmread(header.path, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
         except Exception as exc:  # pydicom raises many kinds on bad input
             raise BadDicomFile(str(exc) or type(exc).__name__) from None
-    return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
+        return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
+    implicit, little = _flags(header.transfer_syntax)
+    try:
+        with header.path.open("rb") as fp:
+            return scan(fp, header.dataset_offset, header.dataset_length, implicit, little)
+    except Truncated as exc:
+        raise BadDicomFile(str(exc)) from None
+    except OSError as exc:
+        raise BadDicomFile(exc.strerror or str(exc)) from None
+    # scan.Garbled propagates: the caller decodes the file with pydicom instead of streaming it
 
 
 def read_any(path: str | Path) -> Dataset:

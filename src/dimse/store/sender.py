@@ -28,6 +28,7 @@ from ..dumps import dump_command
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
 from ..modality import MODALITY_PREFIX, modality_prefix
 from ..names import store_status_text
+from ..scan import Garbled
 from ..uids import NATIVE
 from .inputs import ReadMode
 from .invent import Inventor
@@ -98,13 +99,16 @@ def load(path: str, opts: SendOptions) -> Loaded:
             if not opts.mode.allow_dataset:
                 raise
     if header is not None and opts.inventor is None:
-        sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in read_sop_uids(header))
-        return Loaded(
-            header.transfer_syntax,
-            sop_class,
-            sop_instance,
-            region=(Path(path), header.dataset_offset, header.dataset_length),
-        )
+        try:
+            sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in read_sop_uids(header))
+            return Loaded(
+                header.transfer_syntax,
+                sop_class,
+                sop_instance,
+                region=(Path(path), header.dataset_offset, header.dataset_length),
+            )
+        except Garbled:  # not what its meta header says: decoded below (pydicom copes), re-encoded
+            pass
     if not os.path.exists(path):
         raise BadDicomFile("No such file or directory")
     ds = read_any(path)
