@@ -59,3 +59,27 @@ def test_random_bytes_raise_only_our_errors(data, implicit, little):
         scan(io.BytesIO(data), 0, len(data), implicit, little)
     except (Truncated, Garbled):
         pass
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.dcm")), ids=lambda p: p.name)
+def test_meta_header_as_pydicom_reads_it(path):
+    """read_part10_header (quick path, pydicom fallback) gives pydicom's UIDs and data set offset."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    try:
+        with path.open("rb") as fp:
+            read_preamble(fp, False)
+            meta = _read_file_meta_info(fp)
+            offset = fp.tell()
+    except Exception:
+        with pytest.raises(BadDicomFile):
+            read_part10_header(path)
+        return
+    keywords = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
+    expected = tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords)
+    if "" in expected:
+        with pytest.raises(BadDicomFile):
+            read_part10_header(path)
+        return
+    header = read_part10_header(path)
+    assert (header.sop_class, header.sop_instance, header.transfer_syntax, header.dataset_offset) == (*expected, offset)

@@ -22,7 +22,7 @@ from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from .errors import DimseError
-from .scan import Truncated, scan
+from .scan import Truncated, scan, scan_meta
 from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 
@@ -45,30 +45,27 @@ class Part10Header:
 def read_part10_header(path: str | Path) -> Part10Header:
     """Read only the preamble and file meta group; the data set is left on disk."""
     path = Path(path)
+    keywords = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
     try:
         with path.open("rb") as fp:
-            read_preamble(fp, False)
-            meta = _read_file_meta_info(fp)
-            offset = fp.tell()
+            quick = scan_meta(fp)  # a conformant meta group, without pydicom's per-element objects
+            if quick is not None:
+                values, offset = quick
+            else:
+                fp.seek(0)
+                read_preamble(fp, False)
+                meta = _read_file_meta_info(fp)
+                offset = fp.tell()
+                values = tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords)
             size = fp.seek(0, io.SEEK_END)
     except InvalidDicomError as exc:
         raise BadDicomFile(f"not a DICOM Part 10 file: {exc}") from None
     except (OSError, ValueError, EOFError) as exc:
         raise BadDicomFile(str(exc)) from None
-    values = {}
-    for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
-        value = str(meta.get(keyword, "") or "").rstrip("\0 ")
+    for keyword, value in zip(keywords, values, strict=True):
         if not value:
             raise BadDicomFile(f"file meta information has no {keyword}")
-        values[keyword] = value
-    return Part10Header(
-        path,
-        values["MediaStorageSOPClassUID"],
-        values["MediaStorageSOPInstanceUID"],
-        values["TransferSyntaxUID"],
-        offset,
-        size - offset,
-    )
+    return Part10Header(path, *values, offset, size - offset)
 
 
 def read_sop_uids(header: Part10Header) -> tuple[str, str]:

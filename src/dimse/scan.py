@@ -112,3 +112,34 @@ def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool) -
     return tuple(
         walker.found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in (SOP_CLASS, SOP_INSTANCE)
     )
+
+
+META_TAGS = (0x00020002, 0x00020003, 0x00020010)  # SOP class, SOP instance, transfer syntax
+
+
+def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
+    """The preamble and a conformant (explicit VR little endian) file meta group: the three
+    UIDs a sender needs and the data set's offset.  None when the file is anything else, so the
+    caller can hand it to pydicom, which copes with more."""
+    if fp.read(132)[128:] != b"DICM":
+        return None
+    walker = _Walker(fp, 1 << 62, implicit=False, little=True)
+    found: dict[int, bytes] = {}
+    try:
+        while True:
+            start = fp.tell()
+            head = fp.read(2)
+            if len(head) < 2 or head != b"\x02\x00":
+                fp.seek(start)
+                break
+            fp.seek(start)
+            tag, vr, length = walker._header(implicit=False)
+            if vr is None or length == UNDEFINED or length > 1 << 16:
+                return None
+            value = walker._read(length)
+            if tag in META_TAGS:
+                found[tag] = value
+    except (Truncated, Garbled):
+        return None
+    values = tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in META_TAGS)
+    return values, fp.tell()
