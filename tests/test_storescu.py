@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 
@@ -218,30 +219,52 @@ def test_more_than_128_contexts_use_several_associations(port, tmp_path):
     assert "E: Too many presentation contexts" in refused.stderr
 
 
+@contextlib.contextmanager
+def pynetdicom_scp(contexts: dict[str, list[str]], on_store, ae_title: str = "PYNETDICOM-SCP", max_pdu: int = 16382):
+    """A pynetdicom Storage SCP (a second implementation) on a free loopback port; yields the port."""
+    pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, evt
+
+    ae = AE(ae_title=ae_title)
+    ae.maximum_pdu_size = max_pdu
+    for uid, syntaxes in contexts.items():
+        ae.add_supported_context(uid, syntaxes)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        yield server.socket.getsockname()[1]
+    finally:
+        server.shutdown()
+
+
+def keep_into(kept: list):
+    """A C-STORE handler that keeps each data set (with its file meta) in ``kept``."""
+
+    def on_store(event):
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        kept.append(ds)
+        return 0
+
+    return on_store
+
+
+UNCOMPRESSED_TS = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"]
+CT_CLASS, MR_CLASS = "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"
+
+
 @pytest.fixture
 def status_scp():
-    """A pynetdicom Storage SCP (a second implementation) that answers a chosen C-STORE status."""
-    pynetdicom = pytest.importorskip("pynetdicom")
-    from pynetdicom import AE, evt
-    from pynetdicom.sop_class import CTImageStorage, MRImageStorage
-
+    """A pynetdicom SCP that answers a chosen C-STORE status and counts what it received."""
     answer = {"status": 0, "received": 0}
 
     def on_store(event):
         answer["received"] += 1
         return answer["status"]
 
-    ae = AE(ae_title="STATUS-SCP")
-    for cls in (CTImageStorage, MRImageStorage):
-        ae.add_supported_context(cls, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"])
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
-    answer["port"] = server.socket.getsockname()[1]
-    assert pynetdicom
-    try:
+    with pynetdicom_scp({CT_CLASS: UNCOMPRESSED_TS, MR_CLASS: UNCOMPRESSED_TS}, on_store) as port:
+        answer["port"] = port
         yield answer
-    finally:
-        server.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -274,29 +297,15 @@ def test_status_exit_codes_side_by_side(status_scp, status, no_halt, expected_co
 
 @pytest.fixture
 def keeping_scp():
-    """A pynetdicom Storage SCP accepting every storage class in every syntax, keeping what it gets."""
+    """A pynetdicom SCP accepting every storage class in every syntax, keeping what it gets."""
     pytest.importorskip("pynetdicom")
-    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
+    from pynetdicom import ALL_TRANSFER_SYNTAXES
     from pynetdicom.sop_class import _STORAGE_CLASSES
 
     kept = []
-
-    def on_store(event):
-        ds = event.dataset
-        ds.file_meta = event.file_meta
-        kept.append(ds)
-        return 0
-
-    ae = AE(ae_title="KEEP-SCP")
-    ae.maximum_pdu_size = 0
-    for uid in list(_STORAGE_CLASSES.values()):
-        ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
-    try:
-        yield server.socket.getsockname()[1], kept
-    finally:
-        server.shutdown()
+    contexts = {uid: ALL_TRANSFER_SYNTAXES for uid in _STORAGE_CLASSES.values()}
+    with pynetdicom_scp(contexts, keep_into(kept), max_pdu=0) as port:
+        yield port, kept
 
 
 @pytest.mark.parametrize("option", list(SAMPLES_BY_OPTION))
@@ -349,26 +358,9 @@ def test_progress_bar_only_on_a_terminal(port, tmp_path):
 @pytest.fixture
 def compressed_only_scp():
     """A pynetdicom SCP that takes MR Image Storage in RLE Lossless or JPEG Baseline only."""
-    pytest.importorskip("pynetdicom")
-    from pynetdicom import AE, evt
-    from pynetdicom.sop_class import MRImageStorage
-
     kept = []
-
-    def on_store(event):
-        ds = event.dataset
-        ds.file_meta = event.file_meta
-        kept.append(ds)
-        return 0
-
-    ae = AE(ae_title="RLE-SCP")
-    ae.add_supported_context(MRImageStorage, ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50"])
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
-    try:
-        yield server.socket.getsockname()[1], kept
-    finally:
-        server.shutdown()
+    with pynetdicom_scp({MR_CLASS: ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50"]}, keep_into(kept)) as port:
+        yield port, kept
 
 
 def test_compression_where_a_codec_exists(compressed_only_scp):

@@ -26,6 +26,21 @@ def new_command_line(tool: str, description: str) -> CommandLine:
     return cmd
 
 
+def add_ae_titles(cmd: CommandLine, calling_default: str) -> None:
+    """-aet/-aec of a requestor."""
+    cmd.add("-aet", "--aetitle", f"set my calling AE title (default: {calling_default})", "[a]etitle: string")
+    cmd.add("-aec", "--call", "set called AE title of peer (default: ANY-SCP)", "[a]etitle: string")
+
+
+def add_max_pdu(cmd: CommandLine) -> None:
+    cmd.add(
+        "-pdu",
+        "--max-pdu",
+        "set max receive pdu to n bytes (default: 16384)",
+        "[n]umber of bytes: integer (4096..131072)",
+    )
+
+
 def add_timeouts(cmd: CommandLine, connect: bool = True) -> None:
     if connect:
         cmd.add("-to", "--timeout", "timeout for connection requests", "[s]econds: integer (default: unlimited)")

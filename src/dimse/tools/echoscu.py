@@ -12,7 +12,7 @@ import logging
 from .. import dumps
 from ..association import Association
 from ..cli import network
-from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
@@ -47,19 +47,13 @@ def command_line() -> CommandLine:
     cmd.param("port", "tcp/ip port number of peer")
     cmd.group("network options")
     cmd.group("application entity titles", 1)
-    cmd.add("-aet", "--aetitle", "set my calling AE title (default: ECHOSCU)", "[a]etitle: string")
-    cmd.add("-aec", "--call", "set called AE title of peer (default: ANY-SCP)", "[a]etitle: string")
+    add_ae_titles(cmd, "ECHOSCU")
     cmd.group("association negotiation debugging", 1)
     cmd.add("-pts", "--propose-ts", "propose n transfer syntaxes", f"[n]umber: integer (1..{len(TRANSFER_SYNTAXES)})")
     cmd.add("-ppc", "--propose-pc", "propose n presentation contexts", "[n]umber: integer (1..128)")
     cmd.group("other network options", 1)
     add_timeouts(cmd)
-    cmd.add(
-        "-pdu",
-        "--max-pdu",
-        "set max receive pdu to n bytes (default: 16384)",
-        "[n]umber of bytes: integer (4096..131072)",
-    )
+    add_max_pdu(cmd)
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
     return cmd

@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import network, preferences
-from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.app import add_max_pdu, add_timeouts, new_command_line, run
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..commands import Command
@@ -47,12 +47,7 @@ def command_line() -> CommandLine:
     add_timeouts(cmd, connect=False)
     cmd.add("-aet", "--aetitle", "set my AE title (default: STORESCP)", "[a]etitle: string")
     cmd.add(None, "--check-called-aetitle", "reject associations not addressed to my AE title")
-    cmd.add(
-        "-pdu",
-        "--max-pdu",
-        "set max receive pdu to n bytes (default: 16384)",
-        "[n]umber of bytes: integer (4096..131072)",
-    )
+    add_max_pdu(cmd)
     cmd.add(None, "--refuse", "refuse association")
     cmd.add(None, "--reject", "reject association if no implement. class UID")
     cmd.add(None, "--ignore", "ignore store data, receive but do not store")

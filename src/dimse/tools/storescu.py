@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .. import dumps
 from ..association import Association
 from ..cli import network
-from ..cli.app import add_timeouts, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
@@ -64,8 +64,7 @@ def command_line() -> CommandLine:
     cmd.add("-i6", "--ipv6", "use IPv6 only")
     cmd.add("-i0", "--ip-auto", "use DNS lookup to determine IP protocol")
     cmd.group("application entity titles", 1)
-    cmd.add("-aet", "--aetitle", "set my calling AE title (default: STORESCU)", "[a]etitle: string")
-    cmd.add("-aec", "--call", "set called AE title of peer (default: ANY-SCP)", "[a]etitle: string")
+    add_ae_titles(cmd, "STORESCU")
     cmd.group("proposed transmission transfer syntaxes (not with --config-file)", 1)
     proposal.add_options(cmd)
     cmd.add("-R", "--required", "propose only required presentation contexts\n(default: propose all supported)")
@@ -86,12 +85,7 @@ def command_line() -> CommandLine:
     cmd.add("-dn", "--decompress-never", "never decompress, fail as DCMTK does")
     cmd.group("other network options", 1)
     add_timeouts(cmd)
-    cmd.add(
-        "-pdu",
-        "--max-pdu",
-        "set max receive pdu to n bytes (default: 16384)",
-        "[n]umber of bytes: integer (4096..131072)",
-    )
+    add_max_pdu(cmd)
     cmd.add(None, "--max-send-pdu", "restrict max send pdu to n bytes", "[n]umber of bytes: integer (4096..131072)")
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
