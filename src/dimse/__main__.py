@@ -9,6 +9,7 @@ TOOLS = {
     "echoscu": "dimse.tools.echoscu",
     "storescp": "dimse.tools.storescp",
     "storescu": "dimse.tools.storescu",
+    "movescu": "dimse.tools.movescu",
     "demo": "dimse.demo",
 }
 

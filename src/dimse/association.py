@@ -425,15 +425,17 @@ class Association:
             if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
                 return
 
-    def find(self, identifier: Dataset, sop_class: str) -> AsyncIterator[tuple[Command, Dataset | None]]:
+    def find(
+        self, identifier: Dataset, sop_class: str, message_id: int | None = None
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
         """C-FIND: yields (response, identifier) until the final response."""
-        return self._query(c_find_rq(self.next_message_id(), sop_class), identifier)
+        return self._query(c_find_rq(message_id or self.next_message_id(), sop_class), identifier)
 
     def move(
-        self, identifier: Dataset, destination: str, sop_class: str
+        self, identifier: Dataset, destination: str, sop_class: str, message_id: int | None = None
     ) -> AsyncIterator[tuple[Command, Dataset | None]]:
         """C-MOVE: yields (response, identifier) until the final response."""
-        return self._query(c_move_rq(self.next_message_id(), sop_class, destination), identifier)
+        return self._query(c_move_rq(message_id or self.next_message_id(), sop_class, destination), identifier)
 
     async def cancel(self, message_id: int, sop_class: str) -> None:
         """C-CANCEL the operation ``message_id``."""

@@ -69,16 +69,40 @@ class Acceptor:
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: called with each finished association task's outcome (tests, --exit-after)
     on_finished: Callable[[], None] | None = None
+    _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+
+    @property
+    def active(self) -> int:
+        """Associations being served right now."""
+        return len(self._active)
+
+    async def finish(self, grace: float | None) -> int:
+        """Give running associations ``grace`` seconds to end, then abort them; returns how
+        many had to be aborted."""
+        pending = set(self._active)
+        if pending and grace:
+            _, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One connection from accept to close; never raises."""
+        """One connection from accept to close; never raises (but honours cancellation)."""
         configure_socket(writer)
         conn = Connection(requestor=False)
         conn.connection_made()
         assoc = Association(conn, reader, writer, self.timeouts)
         how = "closed"
+        task = asyncio.current_task()
+        self._active.add(task)
         try:
             how = await self._run(assoc)
+        except asyncio.CancelledError:
+            how = "aborted by us"
+            await assoc.abort()
+            raise
         except DimseError as exc:
             how = str(exc)
             await assoc.abort()
@@ -90,6 +114,7 @@ class Acceptor:
             how = f"internal error: {exc}"
             await assoc.abort()
         finally:
+            self._active.discard(task)
             await assoc._close()
             try:
                 self.services.association_ended(assoc, how)

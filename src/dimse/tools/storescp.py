@@ -66,6 +66,9 @@ def command_line() -> CommandLine:
 class StoreServices(Services):
     """Writes each received object to ``<output>/<modality>.<SOP Instance UID>``."""
 
+    #: INFO line after an object was stored (None: say nothing)
+    stored_message: str | None = "storing DICOM file: %s"
+
     def __init__(
         self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger, keep_list: bool = False
     ) -> None:
@@ -127,7 +130,8 @@ class StoreServices(Services):
         except OSError as exc:
             self.log.error("cannot write DICOM file: %s: %s", sink.final_path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES
-        self.log.info("storing DICOM file: %s", path)
+        if self.stored_message:
+            self.log.info(self.stored_message, path)
         self.count += 1
         if self.stored is not None:
             self.stored.append(path)

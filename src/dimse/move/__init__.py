@@ -1,0 +1,1 @@
+"""movescu's machinery: query keys, the embedded Storage SCP, the C-MOVE loop."""

@@ -1,0 +1,32 @@
+"""movescu's embedded Storage SCP: the sub-associations of a C-MOVE, served concurrently.
+
+Objects are written as storescp writes them (streamed into a temporary file, renamed when
+complete, named ``<modality>.<SOP Instance UID>``, refused when the UID is not a UID); the log
+lines are movescu's.
+"""
+
+from __future__ import annotations
+
+from ..association import Association
+from ..pdu import AssociateAC, AssociateRQ
+from ..tools.storescp import StoreServices
+
+
+class MoveReceiver(StoreServices):
+    stored_message = None
+
+    def association_requested(self, rq: AssociateRQ) -> None:
+        self.log.info("Sub-Association Received")
+
+    def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
+        from .. import dumps
+
+        self.log.info("Sub-Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
+        if not assoc.contexts:
+            self.log.info("    (but no valid presentation contexts)")
+        if self.log.isEnabledFor(10):
+            self.log.debug("Parameters:\n%s", dumps.dump_association(assoc.conn.request_pdu, ac, False))
+
+    def association_ended(self, assoc: Association, how: str) -> None:
+        if how not in ("released", "aborted", "closed", "rejected", "aborted by us"):
+            self.log.error("DIMSE failure (aborting sub-association): %s", how)

@@ -1,0 +1,335 @@
+"""movescu: DICOM retrieve (C-MOVE) SCU with its own Storage SCP, a drop-in for DCMTK's.
+
+Unlike DCMTK's: sub-associations are served concurrently with the C-MOVE association and with
+each other; after the final C-MOVE response a sub-association still open gets ``--grace-time``
+seconds and is then aborted, so movescu never waits forever; and a C-MOVE that failed (error
+status, no response, peer abort, unreadable query) never exits 0.  Exit codes otherwise as
+DCMTK's (spec section 8.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from .. import dumps
+from ..association import Association, Timeouts
+from ..cli import network, preferences
+from ..cli.app import add_ae_titles, add_max_pdu, new_command_line, run
+from ..cli.conditions import describe
+from ..cli.logs import configure
+from ..cli.options import CommandLine, CommandLineError, Parsed
+from ..datasets import BadDicomFile
+from ..dsdump import dump_dataset
+from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
+from ..move.keys import apply_keys, load_query, parse_keys
+from ..move.receiver import MoveReceiver
+from ..names import move_status_text
+from ..negotiation import AcceptorPolicy, build_request
+from ..server import Acceptor, serve
+from ..sopclasses import STORAGE_CLASSES
+from ..uids import VERIFICATION
+
+EXIT_INVALID_OUTPUT_DIRECTORY = 45
+EXIT_CANNOT_WRITE_OUTPUT = 40
+EXIT_CANNOT_INITIALIZE_NETWORK = 60
+EXIT_CANNOT_NEGOTIATE = 61
+EXIT_NO_PRESENTATION_CONTEXT = 66
+EXIT_CANNOT_CLOSE = 67
+EXIT_MOVE_WARNING = 68
+EXIT_MOVE_ERROR = 69
+
+MODELS = {
+    "--patient": ("1.2.840.10008.5.1.4.1.2.1.1", "1.2.840.10008.5.1.4.1.2.1.2"),
+    "--study": ("1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.2"),
+    "--psonly": ("1.2.840.10008.5.1.4.1.2.3.1", "1.2.840.10008.5.1.4.1.2.3.2"),
+}
+LEI, LEE, BEE, DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"
+PROPOSALS = {
+    "--propose-uncompr": (LEE, BEE, LEI),
+    "--propose-little": (LEE, BEE, LEI),
+    "--propose-big": (BEE, LEE, LEI),
+    "--propose-deflated": (DEFLATED, LEE, BEE, LEI),
+    "--propose-implicit": (LEI,),
+}
+
+
+def command_line() -> CommandLine:
+    cmd = new_command_line("movescu", "DICOM retrieve (C-MOVE) SCU")
+    cmd.param("peer", "hostname of DICOM peer")
+    cmd.param("port", "tcp/ip port number of peer")
+    cmd.param("dcmfile-in", "DICOM query file(s)", optional=True, repeat=True)
+    cmd.group("network options")
+    cmd.group("override matching keys", 1)
+    cmd.add("-k", "--key", "override matching key", '[k]ey: gggg,eeee="str" or dict. name="str"')
+    cmd.group("query information model", 1)
+    cmd.add("-P", "--patient", "use patient root information model (default)")
+    cmd.add("-S", "--study", "use study root information model")
+    cmd.add("-O", "--psonly", "use patient/study only information model")
+    cmd.group("application entity titles", 1)
+    add_ae_titles(cmd, "MOVESCU")
+    cmd.add("-aem", "--move", "set move destinat. AE title (default: MOVESCU)", "[a]etitle: string")
+    cmd.group("preferred network transfer syntaxes (incoming associations)", 1)
+    preferences.add_options(cmd)
+    cmd.group("proposed transmission transfer syntaxes (outgoing associations)", 1)
+    cmd.add(
+        "-x=", "--propose-uncompr", "propose all uncompressed TS, explicit VR\nwith local byte ordering first (default)"
+    )
+    cmd.add("-xe", "--propose-little", "propose all uncompressed TS, explicit VR\nlittle endian first")
+    cmd.add("-xb", "--propose-big", "propose all uncompressed TS, explicit VR\nbig endian first")
+    cmd.add(
+        "-xd",
+        "--propose-deflated",
+        "propose deflated explicit VR little endian TS\nand all uncompressed transfer syntaxes",
+    )
+    cmd.add("-xi", "--propose-implicit", "propose implicit VR little endian TS only")
+    cmd.group("port for incoming network associations", 1)
+    cmd.add(None, "--no-port", "no port for incoming associations (default)")
+    cmd.add("+P", "--port", "port number for incoming associations", "[n]umber: integer")
+    cmd.group("handling of illegal datasets following 'pending' move responses", 1)
+    cmd.add("-pi", "--pending-ignore", "assume no dataset present (default)")
+    cmd.add("-pr", "--pending-read", "read and ignore dataset")
+    cmd.group("other network options", 1)
+    cmd.add("-to", "--timeout", "timeout for connection requests", "[s]econds: integer (default: unlimited)")
+    cmd.add("-ta", "--acse-timeout", "timeout for ACSE messages", "[s]econds: integer (default: 30)")
+    cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
+    add_max_pdu(cmd)
+    cmd.add("-dhl", "--disable-host-lookup", "disable hostname lookup")
+    cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
+    cmd.add(None, "--abort", "abort association instead of releasing it")
+    cmd.add(None, "--ignore", "ignore store data, receive but do not store")
+    cmd.add(None, "--cancel", "cancel after n responses (default: never)", "[n]umber: integer")
+    cmd.add("-up", "--uid-padding", "silently correct space-padded UIDs")
+    cmd.add(
+        None,
+        "--grace-time",
+        "after the final move response, wait at most s seconds\nfor open sub-associations, then abort them",
+        "[s]econds: integer (default: 10)",
+    )
+    cmd.group("output options")
+    cmd.group("general", 1)
+    cmd.add(
+        "-od",
+        "--output-directory",
+        "write received objects to existing directory d",
+        '[d]irectory: string (default: ".")',
+    )
+    return cmd
+
+
+def _identifiers(parsed: Parsed) -> list[tuple[str | None, list]]:
+    """(query file or None, -k keys) for each request; files are checked now, as DCMTK does."""
+    keys = parse_keys([values[0] for values in parsed.all_values("--key")])
+    files = parsed.params[2:]
+    for path in files:
+        if not os.access(path, os.R_OK) or os.path.isdir(path):
+            raise CommandLineError(f"cannot access file: {path}")
+    if not files and not keys:
+        raise CommandLineError("either query file or override keys (or both) must be specified")
+    return [(path, keys) for path in files] or [(None, keys)]
+
+
+class Mover:
+    """The C-MOVE loop of one movescu run and its accumulated exit status."""
+
+    def __init__(self, parsed: Parsed, log: logging.Logger, assoc: Association, sop_class: str) -> None:
+        self.parsed = parsed
+        self.log = log
+        self.assoc = assoc
+        self.sop_class = sop_class
+        self.cancel_after = network.int_option(parsed, "--cancel", 0, 0)
+        self.destination = parsed.value("--move") or assoc.conn.request_pdu.calling_ae
+        self.status = 0
+
+    def _note(self, code: int) -> None:
+        self.status = max(self.status, code) if code in (EXIT_MOVE_WARNING, EXIT_MOVE_ERROR) else self.status
+
+    async def move(self, query_file: str | None, keys: list) -> bool:
+        """One C-MOVE; returns False when the exchange failed (further requests are not sent)."""
+        log = self.log
+        try:
+            identifier = load_query(query_file) if query_file else Dataset()
+        except BadDicomFile as exc:
+            self.assoc.next_message_id()
+            log.error("bad DICOM file: %s: %s", query_file, exc)
+            self._note(EXIT_MOVE_ERROR)
+            return False
+        apply_keys(identifier, keys)
+        ctx = self.assoc.find_context(self.sop_class)
+        if ctx is None:
+            self.assoc.next_message_id()
+            log.error("Move Request Failed: 0006:0208 DIMSE No valid Presentation Context ID")
+            self._note(EXIT_MOVE_ERROR)
+            return False
+        debug = log.isEnabledFor(logging.DEBUG)
+        message_id = self.assoc.next_message_id()
+        responses = self.assoc.move(identifier, self.destination, self.sop_class, message_id)
+        log.info("Sending Move Request" if debug else f"Sending Move Request (MsgID {message_id})")
+        log.info("Request Identifiers:\n%s", dump_dataset(identifier))
+        pending = 0
+        try:
+            async for rsp, _ in responses:
+                status = rsp.get("Status", 0xC000)
+                if status == 0xFF00:
+                    pending += 1
+                    if debug:
+                        log.info("Received Move Response %d", pending)
+                        log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=ctx.context_id))
+                    else:
+                        log.info("Received Move Response %d (%s)", pending, move_status_text(status))
+                    if pending == self.cancel_after:
+                        log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, ctx.context_id)
+                        await self.assoc.cancel(message_id, self.sop_class)
+                    continue
+                self._final(rsp, status, debug, ctx.context_id)
+        except PeerRequestedRelease:
+            log.error("Protocol Error: Peer requested release (Aborting)")
+            log.info("Aborting Association")
+            self._note(EXIT_MOVE_ERROR)
+            return False
+        except AssociationAborted as exc:
+            log.error("Move Request Failed: %s", describe(exc))
+            log.info("Peer Aborted Association")
+            self._note(EXIT_MOVE_ERROR)
+            return False
+        except (DimseError, OSError) as exc:
+            log.error("Move Request Failed: %s", describe(exc))
+            log.error("Move SCU Failed: %s", describe(exc))
+            log.info("Aborting Association")
+            await self.assoc.abort()
+            self._note(EXIT_MOVE_ERROR)
+            return False
+        return True
+
+    def _final(self, rsp, status: int, debug: bool, context_id: int) -> None:
+        text = move_status_text(status)
+        if status == 0xB000:
+            self.log.warning("Move response with warning status (%s)", text)
+            self._note(EXIT_MOVE_WARNING)
+        elif status not in (0x0000, 0xFE00):
+            self.log.warning("Move response with error status (%s)", text)
+            self._note(EXIT_MOVE_ERROR)
+        if debug:
+            self.log.info("Received Final Move Response")
+            self.log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=context_id))
+        else:
+            self.log.info("Received Final Move Response (%s)", text)
+
+
+async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Acceptor | None, object, int | None]:
+    """The embedded Storage SCP, if ``--port``; returns (acceptor, server, exit code on failure)."""
+    output = Path(parsed.value("--output-directory", "."))
+    if not output.is_dir():
+        log.critical("specified output directory does not exist")
+        return None, None, EXIT_INVALID_OUTPUT_DIRECTORY
+    if not os.access(output, os.W_OK):
+        log.critical("specified output directory is not writeable")
+        return None, None, EXIT_CANNOT_WRITE_OUTPUT
+    syntaxes = preferences.from_options(parsed)
+    table = {uid: syntaxes for uid in STORAGE_CLASSES}
+    table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
+    policy = AcceptorPolicy(
+        ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
+        transfer_syntaxes=table,
+        max_pdu=network.max_pdu(parsed),
+    )
+    timeouts = Timeouts(
+        acse=network.int_option(parsed, "--acse-timeout", 30, 1),
+        dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
+    )
+    acceptor = Acceptor(policy, MoveReceiver(output, parsed.has("--ignore"), False, log), timeouts)
+    try:
+        server = await serve(acceptor, None, port)
+    except OSError as exc:
+        log.critical("cannot create network: 0006:031c TCP Initialization Error: %s", exc.strerror or exc)
+        return None, None, EXIT_CANNOT_INITIALIZE_NETWORK
+    return acceptor, server, None
+
+
+async def movescu_main(parsed: Parsed) -> int:
+    log = configure(parsed, "movescu")
+    host, port = parsed.params[0], network.port_param(parsed.params[1])
+    requests = _identifiers(parsed)
+    listen = (
+        0 if parsed.winner("--port", "--no-port") != "--port" else network.int_option(parsed, "--port", 0, 1, 65535)
+    )
+    if parsed.has("--output-directory") and not listen:
+        raise CommandLineError("--output-directory only allowed with --port")
+    repeat = network.int_option(parsed, "--repeat", 1, 1)
+    grace = network.int_option(parsed, "--grace-time", 10, 0)
+    find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]
+    syntaxes = PROPOSALS[parsed.winner(*PROPOSALS) or "--propose-uncompr"]
+    acceptor = server = None
+    if listen:
+        acceptor, server, failed = await _listen(parsed, log, listen)
+        if failed is not None:
+            return failed
+    try:
+        return await _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes)
+    finally:
+        if server is not None:
+            server.close()
+
+
+async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes) -> int:
+    rq = build_request(
+        network.ae_title(parsed, "--aetitle", "MOVESCU"),
+        network.ae_title(parsed, "--call", "ANY-SCP"),
+        [(find_class, syntaxes), (move_class, syntaxes)],
+        network.max_pdu(parsed),
+    )
+    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    log.info("Requesting Association")
+    timeouts = Timeouts(
+        connect=network.int_option(parsed, "--timeout", None, 1),
+        acse=network.int_option(parsed, "--acse-timeout", 30, 1),
+        dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
+        socket=None,  # pending responses may be far apart; -td bounds the wait
+    )
+    try:
+        assoc = await Association.request(host, port, rq, timeouts)
+    except AssociationRejected as exc:
+        log.critical("Association Rejected:\n%s", exc)
+        return EXIT_CANNOT_NEGOTIATE
+    except (DimseError, OSError) as exc:
+        log.critical("Association Request Failed:\n%s", describe(exc))
+        return EXIT_CANNOT_NEGOTIATE
+    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if not assoc.contexts:
+        log.critical("No Acceptable Presentation Contexts")
+        await assoc.abort()
+        return EXIT_NO_PRESENTATION_CONTEXT
+    log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
+    mover = Mover(parsed, log, assoc, move_class)
+    ok = True
+    for query_file, keys in requests:
+        for _ in range(repeat):
+            ok = await mover.move(query_file, keys)
+            if not ok:
+                break
+        if not ok:
+            break
+    code = mover.status
+    if ok:
+        try:
+            if parsed.has("--abort"):
+                log.info("Aborting Association")
+                await assoc.abort()
+            else:
+                log.info("Releasing Association")
+                await assoc.release()
+        except (DimseError, OSError) as exc:
+            log.critical("Association Release Failed:\n%s", describe(exc))
+            code = EXIT_CANNOT_CLOSE
+    if acceptor is not None:
+        aborted = await acceptor.finish(grace)
+        if aborted:
+            log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, grace)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(command_line(), argv, movescu_main)
