@@ -194,3 +194,13 @@ def test_no_listener_fails_the_move_but_never_hangs(archive, tmp_path):
     mine = run([ours("movescu"), "-aec", "QRSCP", *LEVELS["study"], "127.0.0.1", str(archive.port)], timeout=60)
     assert time.monotonic() - started < 60
     assert mine.returncode in (68, 69)
+
+
+def test_write_dataset_without_meta(archive, tmp_path):
+    """-F: our movescu writes the bare data set, as DCMTK's does; pydicom reads both the same."""
+    results = move_both(archive, tmp_path, ["-F", *LEVELS["study"]])
+    (theirs, their_out), (mine, my_out) = results["theirs"], results["mine"]
+    assert mine.returncode == theirs.returncode == 0
+    (path,) = my_out.iterdir()
+    assert path.read_bytes()[128:132] != b"DICM"
+    assert dcmread(path, force=True).SOPInstanceUID == dcmread(CT_SMALL).SOPInstanceUID

@@ -167,6 +167,13 @@ class Acceptor:
         await assoc.send_command(context_id, response_to(command, status))
 
     async def _store(self, assoc: Association, ctx: PresentationContext, command: Command) -> int:
+        if command.get("AffectedSOPClassUID") != ctx.abstract_syntax:
+            # a SOP class we did not accept on this context: refused, the data set dropped
+            log.warning(
+                "C-STORE of %s on a context for %s: refused", command.get("AffectedSOPClassUID"), ctx.abstract_syntax
+            )
+            await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+            return STATUS_SOP_CLASS_NOT_SUPPORTED
         sink = self.services.store_sink(assoc, ctx, command)
         if isinstance(sink, int):
             await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)

@@ -117,6 +117,16 @@ def command_line() -> CommandLine:
         "write received objects to existing directory d",
         '[d]irectory: string (default: ".")',
     )
+    cmd.group("bit preserving mode", 1)
+    cmd.add(
+        "-B", "--normal", "allow implicit format conversions (default);\nobjects are written as received either way"
+    )
+    cmd.add("+B", "--bit-preserving", "write data exactly as read (into -od, unlike DCMTK 3.6.7)")
+    cmd.group("output file format", 1)
+    cmd.add("+F", "--write-file", "write file format (default)")
+    cmd.add("-F", "--write-dataset", "write data set without file meta information")
+    cmd.group("output transfer syntax", 1)
+    cmd.add("+t=", "--write-xfer-same", "write with same TS as input (default)")
     return cmd
 
 
@@ -240,7 +250,9 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
         acse=network.int_option(parsed, "--acse-timeout", 30, 1),
         dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
     )
-    acceptor = Acceptor(policy, MoveReceiver(output, parsed.has("--ignore"), False, log), timeouts)
+    receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
+    receiver.write_meta = parsed.winner("--write-file", "--write-dataset") != "--write-dataset"
+    acceptor = Acceptor(policy, receiver, timeouts)
     try:
         server = await serve(acceptor, None, port)
     except OSError as exc:

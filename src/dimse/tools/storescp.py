@@ -77,6 +77,8 @@ class StoreServices(Services):
         self.verbose_pc = verbose_pc
         self.log = log
         self.count = 0
+        #: write a Part 10 file (+F); False writes the bare data set (-F)
+        self.write_meta = True
         #: paths of stored objects, kept only when asked for (a server runs for months)
         self.stored: list[Path] | None = [] if keep_list else None
 
@@ -116,8 +118,11 @@ class StoreServices(Services):
         if path.exists():
             self.log.warning("DICOM file already exists, overwriting: %s", path)
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
+        prefix = (
+            part10_prefix(file_meta(sop_class, sop_instance, ctx.transfer_syntax, calling)) if self.write_meta else b""
+        )
         try:
-            return FileSink(path, part10_prefix(file_meta(sop_class, sop_instance, ctx.transfer_syntax, calling)))
+            return FileSink(path, prefix)
         except OSError as exc:
             self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES
