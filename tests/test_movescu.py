@@ -68,7 +68,21 @@ def move_both(archive: Archive, tmp_path: Path, args: list[str], files: list[str
         out = tmp_path / name
         out.mkdir()
         done = run(
-            [tool, "-aet", aet, "-aec", "QRSCP", "--port", str(listen), "-od", str(out), *args, "127.0.0.1", str(archive.port), *files],
+            [
+                tool,
+                "-aet",
+                aet,
+                "-aec",
+                "QRSCP",
+                "--port",
+                str(listen),
+                "-od",
+                str(out),
+                *args,
+                "127.0.0.1",
+                str(archive.port),
+                *files,
+            ],
             timeout=60,
         )
         results[name] = (done, out)
@@ -111,7 +125,11 @@ def test_verbose_log_matches_dcmtk(archive, tmp_path):
     results = move_both(archive, tmp_path, ["-v", *LEVELS["study"]])
     theirs, mine = results["theirs"][0].stderr.splitlines(), results["mine"][0].stderr.splitlines()
     assert sorted(mine) == sorted(theirs)
-    assert mine[:3] == ["I: Requesting Association", "I: Association Accepted (Max Send PDV: 16372)", "I: Sending Move Request (MsgID 1)"]
+    assert mine[:3] == [
+        "I: Requesting Association",
+        "I: Association Accepted (Max Send PDV: 16372)",
+        "I: Sending Move Request (MsgID 1)",
+    ]
 
 
 def test_third_party_move(archive, tmp_path):
@@ -119,7 +137,9 @@ def test_third_party_move(archive, tmp_path):
     out = tmp_path / "third"
     out.mkdir()
     with running([dcmtk("storescp"), "-aet", "STORESCP", "-od", str(out), str(archive.third_port)], archive.third_port):
-        done = run([ours("movescu"), "-aec", "QRSCP", "-aem", "STORESCP", *LEVELS["patient"], "127.0.0.1", str(archive.port)])
+        done = run(
+            [ours("movescu"), "-aec", "QRSCP", "-aem", "STORESCP", *LEVELS["patient"], "127.0.0.1", str(archive.port)]
+        )
     assert done.returncode == 0, done.stderr
     (only,) = out.iterdir()  # MR_small and its big endian twin share one SOP Instance UID
     assert only.name == f"MR.{dcmread(MR_SMALL).SOPInstanceUID}"
@@ -136,7 +156,16 @@ def test_unknown_destination_side_by_side(archive, tmp_path):
 
 def test_cancel_after_first_pending(archive, tmp_path):
     """--cancel 1 on a patient move of several objects: C-CANCEL sent, same exit code as DCMTK."""
-    args = ["-v", "--cancel", "1", "-P", "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={dcmread(MR_SMALL).PatientID}"]
+    args = [
+        "-v",
+        "--cancel",
+        "1",
+        "-P",
+        "-k",
+        "QueryRetrieveLevel=PATIENT",
+        "-k",
+        f"PatientID={dcmread(MR_SMALL).PatientID}",
+    ]
     results = move_both(archive, tmp_path, args)
     (theirs, _), (mine, _) = results["theirs"], results["mine"]
     assert mine.returncode == theirs.returncode
@@ -202,5 +231,7 @@ def test_write_dataset_without_meta(archive, tmp_path):
     (theirs, their_out), (mine, my_out) = results["theirs"], results["mine"]
     assert mine.returncode == theirs.returncode == 0
     (path,) = my_out.iterdir()
-    assert path.read_bytes()[128:132] != b"DICM"
+    (their_path,) = their_out.iterdir()
+    assert path.name == their_path.name
+    assert path.read_bytes()[128:132] != b"DICM" and their_path.read_bytes()[128:132] != b"DICM"
     assert dcmread(path, force=True).SOPInstanceUID == dcmread(CT_SMALL).SOPInstanceUID

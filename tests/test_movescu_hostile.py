@@ -7,9 +7,11 @@ final response, one that aborts in the middle of a data set: our movescu writes 
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pydicom import dcmread
@@ -32,10 +34,10 @@ def move_scp():
     plan = {"datasets": [], "destination_port": None, "before": None}
 
     def on_move(event):
+        if plan["before"] is not None:  # before pynetdicom opens its own sub-association
+            plan["before"]()
         yield "127.0.0.1", plan["destination_port"]
         yield len(plan["datasets"])
-        if plan["before"] is not None:
-            plan["before"]()
         for ds in plan["datasets"]:
             yield 0xFF00, ds
 
@@ -153,3 +155,84 @@ def test_abort_mid_transfer_leaves_no_file(move_scp, tmp_path):
     done = movescu(move_scp, out)
     assert "Traceback" not in done.stderr
     assert [p.name for p in out.iterdir()] == [f"CT.{dcmread(CT_SMALL).SOPInstanceUID}"]
+
+
+PREFERENCES = ["+x=", "+xe", "+xb", "+xs", "+xy", "+xx", "+xv", "+xw", "+xt", "+xu", "+xr", "+xd", "+xi", "+xa"]
+PROPOSED = [
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+]
+
+
+def _record_acceptance(port: int, record: list) -> None:
+    """Propose CT storage in every syntax, one context per syntax and one with all of them."""
+    import asyncio
+
+    from dimse import associate
+
+    async def propose():
+        contexts = [(CT_CLASS, [ts]) for ts in PROPOSED] + [(CT_CLASS, list(reversed(PROPOSED)))]
+        assoc = await associate("127.0.0.1", port, contexts, calling_ae="RECORDER", called_ae="ANY")
+        answer = [
+            (c.context_id, c.result, c.transfer_syntax if c.result == 0 else "") for c in assoc.conn.accept_pdu.contexts
+        ]
+        await assoc.release()
+        return answer
+
+    try:
+        record.append(asyncio.run(propose()))
+    except Exception as exc:  # seen by the test as a missing answer, with the reason
+        record.append(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("preference", PREFERENCES)
+def test_accepted_syntax_as_dcmtk_movescu(move_scp, tmp_path, preference):
+    """During a move, a recording requestor proposes CT storage in many syntaxes to DCMTK's movescu and
+    to ours, both started with <preference>: the same contexts are accepted with the same syntaxes."""
+    import subprocess
+
+    answers = {}
+    move_scp["datasets"] = [dcmread(CT_SMALL)]  # with no sub-operation the handler is not run on
+    for name, tool in (("theirs", "/usr/bin/movescu"), ("mine", ours("movescu"))):
+        if name == "theirs" and not Path(tool).exists():
+            pytest.skip("DCMTK's movescu is not installed")
+        listen = free_port()
+        move_scp["destination_port"] = listen
+        record: list = []
+        move_scp["before"] = functools.partial(_record_acceptance, listen, record)
+        out = tmp_path / name
+        out.mkdir()
+        subprocess.run(
+            [
+                tool,
+                "-S",
+                "-aec",
+                "HOSTILE-QR",
+                "--port",
+                str(listen),
+                "-od",
+                str(out),
+                preference,
+                "-k",
+                "QueryRetrieveLevel=STUDY",
+                "-k",
+                "StudyInstanceUID=1.2.3",
+                "127.0.0.1",
+                str(move_scp["port"]),
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+        assert record, f"{name}: the recording requestor did not get an answer"
+        answers[name] = record[0]
+    assert answers["mine"] == answers["theirs"]
