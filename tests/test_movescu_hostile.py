@@ -236,3 +236,28 @@ def test_accepted_syntax_as_dcmtk_movescu(move_scp, tmp_path, preference):
         assert record, f"{name}: the recording requestor did not get an answer"
         answers[name] = record[0]
     assert answers["mine"] == answers["theirs"]
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "arrives"),
+    [
+        ("", "movescu: ALL\n", False),
+        ("movescu: 127.0.0.1\n", "ALL: ALL\n", True),
+        ("", "movescu: 127.0.0.0/255.0.0.0\n", False),
+        ("", "ALL: ALL EXCEPT 127.\n", True),
+        ("storescp: ALL\n", "movescu: [::1], 127.0.0.1/8\n", False),
+    ],
+)
+def test_host_access_control(move_scp, tmp_path, monkeypatch, allow, deny, arrives):
+    """+ac with allow/deny files: a denied move SCP's sub-association is dropped, nothing stored."""
+    (tmp_path / "allow").write_text(allow)
+    (tmp_path / "deny").write_text(deny)
+    monkeypatch.setenv("DIMSE_HOSTS_ALLOW", str(tmp_path / "allow"))
+    monkeypatch.setenv("DIMSE_HOSTS_DENY", str(tmp_path / "deny"))
+    out = tmp_path / "od"
+    out.mkdir()
+    move_scp["datasets"] = [dcmread(CT_SMALL)]
+    done = movescu(move_scp, out, "+ac", "-dhl")
+    assert "Traceback" not in done.stderr
+    assert (len(list(out.iterdir())) == 1) is arrives
+    assert ("Access control: refused connection from 127.0.0.1" in done.stderr) is not arrives

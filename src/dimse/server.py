@@ -69,6 +69,8 @@ class Acceptor:
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: called with each finished association task's outcome (tests, --exit-after)
     on_finished: Callable[[], None] | None = None
+    #: host access control: called with the peer's address; False drops the connection
+    admit: Callable[[str], bool] | None = None
     _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
 
     @property
@@ -91,6 +93,11 @@ class Acceptor:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection from accept to close; never raises (but honours cancellation)."""
         configure_socket(writer)
+        peer = writer.get_extra_info("peername")
+        if self.admit is not None and peer and not self.admit(peer[0]):
+            log.warning("Access control: refused connection from %s", peer[0])
+            writer.close()
+            return
         conn = Connection(requestor=False)
         conn.connection_made()
         assoc = Association(conn, reader, writer, self.timeouts)

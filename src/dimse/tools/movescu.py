@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 
 from .. import dumps
 from ..association import Association, Timeouts
-from ..cli import network, preferences
+from ..cli import access, network, preferences
 from ..cli.app import add_ae_titles, add_max_pdu, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
@@ -86,6 +86,11 @@ def command_line() -> CommandLine:
         "propose deflated explicit VR little endian TS\nand all uncompressed transfer syntaxes",
     )
     cmd.add("-xi", "--propose-implicit", "propose implicit VR little endian TS only")
+    cmd.group("network host access control (tcp wrapper)", 1)
+    cmd.add("-ac", "--access-full", "accept connections from any host (default)")
+    cmd.add(
+        "+ac", "--access-control", "enforce host access control rules\n(files: $DIMSE_HOSTS_ALLOW, $DIMSE_HOSTS_DENY)"
+    )
     cmd.group("port for incoming network associations", 1)
     cmd.add(None, "--no-port", "no port for incoming associations (default)")
     cmd.add("+P", "--port", "port number for incoming associations", "[n]umber: integer")
@@ -253,6 +258,9 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
     receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
     receiver.write_meta = parsed.winner("--write-file", "--write-dataset") != "--write-dataset"
     acceptor = Acceptor(policy, receiver, timeouts)
+    if parsed.winner("--access-full", "--access-control") == "--access-control":
+        lookup = not parsed.has("--disable-host-lookup")
+        acceptor.admit = lambda address: access.allowed("movescu", address, lookup)
     try:
         server = await serve(acceptor, None, port)
     except OSError as exc:
