@@ -15,6 +15,30 @@ from ..tools.storescp import StoreServices
 class MoveReceiver(StoreServices):
     stored_message = None
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.records: list[dict] = []  # one per object received in this run (for --report)
+        self.bytes = 0
+        self.on_object = None  # called after each object (progress bar)
+
+    def store_done(self, assoc: Association, ctx, command, sink) -> int:
+        status = super().store_done(assoc, ctx, command, sink)
+        size = getattr(sink, "size", 0)
+        self.bytes += size
+        self.records.append(
+            {
+                "path": str(getattr(sink, "final_path", "")) if status == 0 else "",
+                "sop_class": command.get("AffectedSOPClassUID", ""),
+                "sop_instance": command.get("AffectedSOPInstanceUID", ""),
+                "transfer_syntax": ctx.transfer_syntax,
+                "bytes": size,
+                "status": status,
+            }
+        )
+        if self.on_object is not None:
+            self.on_object()
+        return status
+
     def association_requested(self, rq: AssociateRQ) -> None:
         self.log.info("Sub-Association Received")
 

@@ -9,11 +9,15 @@ DCMTK's (spec section 8.1).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+from tqdm import tqdm
 
 from .. import dumps
 from ..association import Association, Timeouts
@@ -114,6 +118,7 @@ def command_line() -> CommandLine:
         "after the final move response, wait at most s seconds\nfor open sub-associations, then abort them",
         "[s]econds: integer (default: 10)",
     )
+    cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
     cmd.group("output options")
     cmd.group("general", 1)
     cmd.add(
@@ -158,6 +163,24 @@ class Mover:
         self.cancel_after = network.int_option(parsed, "--cancel", 0, 0)
         self.destination = parsed.value("--move") or assoc.conn.request_pdu.calling_ae
         self.status = 0
+        self.failed_exchange = False
+        #: sub-operation counts of the latest response (remaining, completed, failed, warning)
+        self.counts = {"remaining": 0, "completed": 0, "failed": 0, "warning": 0}
+        self.final_statuses: list[int] = []
+        self.on_response = None  # called after each response (progress bar)
+
+    def _count(self, rsp) -> None:
+        for key, keyword in (
+            ("remaining", "NumberOfRemainingSuboperations"),
+            ("completed", "NumberOfCompletedSuboperations"),
+            ("failed", "NumberOfFailedSuboperations"),
+            ("warning", "NumberOfWarningSuboperations"),
+        ):
+            value = rsp.get(keyword)
+            if value is not None:
+                self.counts[key] = value
+        if self.on_response is not None:
+            self.on_response()
 
     def _note(self, code: int) -> None:
         self.status = max(self.status, code) if code in (EXIT_MOVE_WARNING, EXIT_MOVE_ERROR) else self.status
@@ -188,6 +211,7 @@ class Mover:
         try:
             async for rsp, _ in responses:
                 status = rsp.get("Status", 0xC000)
+                self._count(rsp)
                 if status == 0xFF00:
                     pending += 1
                     if debug:
@@ -220,6 +244,7 @@ class Mover:
         return True
 
     def _final(self, rsp, status: int, debug: bool, context_id: int) -> None:
+        self.final_statuses.append(status)
         text = move_status_text(status)
         if status == 0xB000:
             self.log.warning("Move response with warning status (%s)", text)
@@ -324,6 +349,8 @@ async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_
         return EXIT_NO_PRESENTATION_CONTEXT
     log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
     mover = Mover(parsed, log, assoc, move_class)
+    receiver = acceptor.services if acceptor is not None else None
+    bar = _progress(log, mover, receiver)
     ok = True
     for query_file, keys in requests:
         for _ in range(repeat):
@@ -348,7 +375,48 @@ async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_
         aborted = await acceptor.finish(grace)
         if aborted:
             log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, grace)
+    bar.close()
+    counts = mover.counts
+    log.info(
+        "Sub-operations: %d completed, %d failed, %d warning, %d remaining%s",
+        counts["completed"],
+        counts["failed"],
+        counts["warning"],
+        counts["remaining"],
+        f"; received {len(receiver.records)} objects ({receiver.bytes} bytes)" if receiver is not None else "",
+    )
+    report = parsed.value("--report")
+    if report:
+        summary = {**counts, "final_statuses": mover.final_statuses, "exit_code": code}
+        if receiver is not None:
+            summary.update(objects_received=len(receiver.records), bytes_received=receiver.bytes)
+        files = receiver.records if receiver is not None else []
+        Path(report).write_text(json.dumps({"summary": summary, "files": files}, indent=2) + "\n")
     return code
+
+
+def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> tqdm:
+    """Sub-operations done of all, failures and bytes received, on stderr when it is a terminal."""
+    enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
+    size = shutil.get_terminal_size((80, 24))
+    bar = tqdm(
+        total=0, unit="obj", file=sys.stderr, disable=not enabled, leave=False, ncols=size.columns, nrows=size.lines
+    )
+
+    def update() -> None:
+        c = mover.counts
+        done = c["completed"] + c["failed"] + c["warning"]
+        bar.total = max(done + c["remaining"], bar.total or 0)
+        bar.n = max(done, len(receiver.records) if receiver is not None else 0)
+        received = f", received {receiver.bytes / 1e6:.1f} MB" if receiver is not None else ""
+        bar.set_postfix_str(f"failed {c['failed']}{received}", refresh=False)
+        bar.refresh()
+
+    if enabled:
+        mover.on_response = update
+        if receiver is not None:
+            receiver.on_object = update
+    return bar
 
 
 def main(argv: list[str] | None = None) -> int:
