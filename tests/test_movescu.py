@@ -127,7 +127,9 @@ def test_verbose_log_matches_dcmtk(archive, tmp_path):
     results = move_both(archive, tmp_path, ["-v", *LEVELS["study"]])
     theirs, mine = results["theirs"][0].stderr.splitlines(), results["mine"][0].stderr.splitlines()
     summary = [line for line in mine if line.startswith("I: Sub-operations:")]
-    assert summary == ["I: Sub-operations: 1 completed, 0 failed, 0 warning, 0 remaining; received 1 objects (38732 bytes)"]
+    assert summary == [
+        "I: Sub-operations: 1 completed, 0 failed, 0 warning, 0 remaining; received 1 objects (38732 bytes)"
+    ]
     mine = [line for line in mine if line not in summary]  # our one addition
     assert sorted(mine) == sorted(theirs)
     assert mine[:3] == [
@@ -186,8 +188,27 @@ def test_cancel_after_first_pending(archive, tmp_path):
         ["-k", "0028,0010=abc"],
         ["QUERY:/nonexistent/query.dcm"],
         ["-od", "/tmp", "-k", "PatientID=1"],
+        ["+te", "+xa", "-k", "PatientID=1"],
+        ["+tb", "+xs", "-k", "PatientID=1"],
+        ["+B", "+ti", "-k", "PatientID=1"],
+        ["+B", "-g", "-k", "PatientID=1"],
+        ["+te", "+cl", "5", "-k", "PatientID=1"],
+        ["-F", "+p", "8", "8", "-k", "PatientID=1"],
     ],
-    ids=["no-query", "bad-keyword", "unknown-tag", "bad-value", "missing-file", "od-without-port"],
+    ids=[
+        "no-query",
+        "bad-keyword",
+        "unknown-tag",
+        "bad-value",
+        "missing-file",
+        "od-without-port",
+        "te-xa",
+        "tb-xs",
+        "B-ti",
+        "B-g",
+        "te-cl",
+        "F-p",
+    ],
 )
 def test_command_line_errors_side_by_side(args):
     """Bad -k, missing query, -od without --port: DCMTK's error line and exit code 1."""
@@ -256,3 +277,45 @@ def test_write_dataset_without_meta(archive, tmp_path):
     assert path.name == their_path.name
     assert path.read_bytes()[128:132] != b"DICM" and their_path.read_bytes()[128:132] != b"DICM"
     assert dcmread(path, force=True).SOPInstanceUID == dcmread(CT_SMALL).SOPInstanceUID
+
+
+REENCODE = [
+    ["+te"],
+    ["+tb"],
+    ["+ti"],
+    ["+td", "+cl", "9"],
+    ["-g"],
+    ["+g"],
+    ["-e", "+ti"],
+    ["+p", "1024", "0"],
+    ["-F", "+ti"],
+]
+
+
+@pytest.mark.parametrize("options", REENCODE, ids=lambda o: " ".join(o))
+def test_reencoding_output_options_side_by_side(archive, tmp_path, options):
+    """The study move with re-encoding output options: our file has the transfer syntax, group
+    lengths, sequence lengths and padding DCMTK's has, and the same data set."""
+    results = move_both(archive, tmp_path, [*options, *LEVELS["study"]])
+    (theirs, their_out), (mine, my_out) = results["theirs"], results["mine"]
+    assert mine.returncode == theirs.returncode == 0, (mine.stderr, theirs.stderr)
+    (their_path,), (my_path,) = list(their_out.iterdir()), list(my_out.iterdir())
+    assert my_path.name == their_path.name
+    a, b = dcmread(my_path, force=True), dcmread(their_path, force=True)
+    if "-F" not in options:
+        assert a.file_meta.TransferSyntaxUID == b.file_meta.TransferSyntaxUID
+    assert {t for t in a.keys() if t & 0xFFFF == 0} == {t for t in b.keys() if t & 0xFFFF == 0}, "group lengths"
+    if "+p" in options:
+        assert my_path.stat().st_size % 1024 == 0 and their_path.stat().st_size % 1024 == 0
+    for ds in (a, b):
+        _strip_group_lengths(ds)  # ours are top-level only; DCMTK's +g also fills sequence items
+    assert a == b
+
+
+def _strip_group_lengths(ds) -> None:
+    for tag in [t for t in ds.keys() if t & 0xFFFF == 0 or t == 0xFFFCFFFC]:
+        del ds[tag]
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _strip_group_lengths(item)

@@ -116,7 +116,9 @@ def _swap_words(ds: Dataset) -> None:
             elem.value = words.tobytes()
 
 
-def encode_dataset(ds: Dataset, transfer_syntax: str, deflate_level: int = 6) -> bytes:
+def encode_dataset(
+    ds: Dataset, transfer_syntax: str, deflate_level: int = 6, character_set: str | list[str] = "iso8859"
+) -> bytes:
     """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here).
 
     Changing byte order swaps OW/OF/OL/OD/OV values too, which pydicom leaves as they are.
@@ -129,7 +131,7 @@ def encode_dataset(ds: Dataset, transfer_syntax: str, deflate_level: int = 6) ->
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
     try:
-        write_dataset(fp, ds)
+        write_dataset(fp, ds, parent_encoding=character_set)
     finally:
         if swap:
             _swap_words(ds)

@@ -257,7 +257,7 @@ class CommandLine:
                 head = f"{pad}{short:<6}{opt.long}"
                 help_lines = opt.help.split("\n")
                 if opt.values:
-                    help_lines = [*", ".join(opt.values).split("\n"), *help_lines]
+                    help_lines = [*", ".join(v for v in opt.values if v).split("\n"), *help_lines]
                 width = max(31, len(head) + 1)
                 lines.append(f"{head:<{width}}{help_lines[0]}")
                 for extra in help_lines[1:]:

@@ -56,7 +56,7 @@ ACCEPT_ALL = (
     LEI,
 )
 
-_LONGS = [
+PREFERENCE_LONGS = _LONGS = [
     "--prefer-uncompr",
     "--prefer-little",
     "--prefer-big",

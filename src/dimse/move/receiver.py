@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..association import Association
 from ..pdu import AssociateAC, AssociateRQ
 from ..tools.storescp import StoreServices
+from .rewrite import OutputFormat
 
 
 class MoveReceiver(StoreServices):
@@ -17,12 +18,15 @@ class MoveReceiver(StoreServices):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.output_format = OutputFormat()
         self.records: list[dict] = []  # one per object received in this run (for --report)
         self.bytes = 0
         self.on_object = None  # called after each object (progress bar)
 
     def store_done(self, assoc: Association, ctx, command, sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)
+        if status == 0 and self.output_format.needed and hasattr(sink, "final_path"):
+            status = self._rewrite(assoc, sink.final_path)
         size = getattr(sink, "size", 0)
         self.bytes += size
         self.records.append(
@@ -38,6 +42,16 @@ class MoveReceiver(StoreServices):
         if self.on_object is not None:
             self.on_object()
         return status
+
+    def _rewrite(self, assoc: Association, path) -> int:
+        calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
+        try:
+            self.output_format.rewrite(path, calling)
+        except Exception as exc:  # pydicom raises many kinds; the object must not stay half-right
+            self.log.error("cannot write DICOM file: %s: %s", path, exc)
+            path.unlink(missing_ok=True)
+            return 0xA700
+        return 0
 
     def association_requested(self, rq: AssociateRQ) -> None:
         self.log.info("Sub-Association Received")

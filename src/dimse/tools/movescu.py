@@ -25,12 +25,13 @@ from ..cli import access, network, preferences
 from ..cli.app import add_ae_titles, add_max_pdu, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
-from ..cli.options import CommandLine, CommandLineError, Parsed
+from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
 from ..datasets import BadDicomFile
 from ..dsdump import dump_dataset
 from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
 from ..move.keys import apply_keys, load_query, parse_keys
 from ..move.receiver import MoveReceiver
+from ..move.rewrite import OutputFormat
 from ..names import move_status_text
 from ..negotiation import AcceptorPolicy, build_request
 from ..server import Acceptor, serve
@@ -137,7 +138,103 @@ def command_line() -> CommandLine:
     cmd.add("-F", "--write-dataset", "write data set without file meta information")
     cmd.group("output transfer syntax", 1)
     cmd.add("+t=", "--write-xfer-same", "write with same TS as input (default)")
+    cmd.add("+te", "--write-xfer-little", "write with explicit VR little endian TS")
+    cmd.add("+tb", "--write-xfer-big", "write with explicit VR big endian TS")
+    cmd.add("+ti", "--write-xfer-implicit", "write with implicit VR little endian TS")
+    cmd.add("+td", "--write-xfer-deflated", "write with deflated explicit VR little endian TS")
+    cmd.group("post-1993 value representations (not with +B)", 1)
+    cmd.add("+u", "--enable-new-vr", "enable support for new VRs (UN/UT) (default)")
+    cmd.add("-u", "--disable-new-vr", "disable support for new VRs, convert to OB")
+    cmd.group("group length encoding (not with +B)", 1)
+    cmd.add("+g=", "--group-length-recalc", "recalculate group lengths if present (default)")
+    cmd.add("+g", "--group-length-create", "always write with group length elements")
+    cmd.add("-g", "--group-length-remove", "always write without group length elements")
+    cmd.group("length encoding in sequences and items (not with +B)", 1)
+    cmd.add("+e", "--length-explicit", "write with explicit lengths (default)")
+    cmd.add("-e", "--length-undefined", "write with undefined lengths")
+    cmd.group("data set trailing padding (not with --write-dataset or +B)", 1)
+    cmd.add("-p", "--padding-off", "no padding (default)")
+    cmd.add(
+        "+p",
+        "--padding-create",
+        "align file on multiple of f bytes\nand items on multiple of i bytes",
+        "[f]ile-pad [i]tem-pad: integer",
+        "",  # a second value
+    )
+    cmd.group("deflate compression level (only with -xd or +td)", 1)
+    cmd.add(
+        "+cl", "--compression-level", "0=uncompressed, 1=fastest, 9=best compression", "[l]evel: integer (default: 6)"
+    )
     return cmd
+
+
+_WRITE_XFER = {
+    "--write-xfer-little": "1.2.840.10008.1.2.1",
+    "--write-xfer-big": "1.2.840.10008.1.2.2",
+    "--write-xfer-implicit": "1.2.840.10008.1.2",
+    "--write-xfer-deflated": "1.2.840.10008.1.2.1.99",
+}
+_COMPRESSED_PREFER = [
+    "--prefer-lossless",
+    "--prefer-jpeg8",
+    "--prefer-jpeg12",
+    "--prefer-j2k-lossless",
+    "--prefer-j2k-lossy",
+    "--prefer-jls-lossless",
+    "--prefer-jls-lossy",
+    "--prefer-mpeg2",
+    "--prefer-mpeg2-high",
+    "--prefer-mpeg4",
+    "--prefer-mpeg4-bd",
+    "--prefer-mpeg4-2-2d",
+    "--prefer-mpeg4-2-3d",
+    "--prefer-mpeg4-2-st",
+    "--prefer-hevc",
+    "--prefer-hevc10",
+    "--prefer-rle",
+]
+
+
+def output_format(parsed: Parsed) -> OutputFormat:
+    """The re-encoding output options, with DCMTK's conflict checks (spec section 5)."""
+    bit_preserving = parsed.winner("--normal", "--bit-preserving") == "--bit-preserving"
+    xfer = parsed.winner("--write-xfer-same", *_WRITE_XFER)
+    if xfer in _WRITE_XFER:
+        preference = parsed.winner(*preferences.PREFERENCE_LONGS)
+        for other in ("--accept-all", "--bit-preserving", *_COMPRESSED_PREFER):
+            if other == preference or (other == "--bit-preserving" and bit_preserving):
+                raise CommandLineError(f"{xfer} not allowed with {other}")
+    new_vr = parsed.winner("--enable-new-vr", "--disable-new-vr")
+    group = parsed.winner("--group-length-recalc", "--group-length-create", "--group-length-remove")
+    lengths = parsed.winner("--length-explicit", "--length-undefined")
+    padding = parsed.winner("--padding-off", "--padding-create")
+    if bit_preserving:
+        for given in (new_vr, group, lengths, padding):
+            if given:
+                raise CommandLineError(f"{given} not allowed with --bit-preserving")
+    pad = None
+    if padding == "--padding-create":
+        if parsed.winner("--write-file", "--write-dataset") == "--write-dataset":
+            raise CommandLineError("--padding-create not allowed with --write-dataset")
+        values = parsed.values("--padding-create")
+        pad = (parse_int(values[0], "--padding-create", 0), parse_int(values[1], "--padding-create", 0))
+    if (
+        parsed.has("--compression-level")
+        and xfer not in (None, "--write-xfer-same", "--write-xfer-deflated")
+        and not parsed.winner(*PROPOSALS) == "--propose-deflated"
+    ):
+        raise CommandLineError(
+            "--compression-level only allowed with --propose-deflated, --write-xfer-deflated or --write-xfer-same"
+        )
+    return OutputFormat(
+        transfer_syntax=_WRITE_XFER.get(xfer or ""),
+        group_length={"--group-length-create": "create", "--group-length-remove": "remove"}.get(group or "", "recalc"),
+        undefined_lengths=lengths == "--length-undefined",
+        padding=pad,
+        new_vrs=new_vr != "--disable-new-vr",
+        deflate_level=network.int_option(parsed, "--compression-level", 6, 0, 9),
+        write_meta=parsed.winner("--write-file", "--write-dataset") != "--write-dataset",
+    )
 
 
 def _identifiers(parsed: Parsed) -> list[tuple[str | None, list]]:
@@ -281,7 +378,9 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
         dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
     )
     receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
-    receiver.write_meta = parsed.winner("--write-file", "--write-dataset") != "--write-dataset"
+    receiver.output_format = output_format(parsed)
+    # a file to be re-encoded is first stored with its meta header (it says how it was received)
+    receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
     acceptor = Acceptor(policy, receiver, timeouts)
     if parsed.winner("--access-full", "--access-control") == "--access-control":
         lookup = not parsed.has("--disable-host-lookup")
@@ -303,6 +402,7 @@ async def movescu_main(parsed: Parsed) -> int:
     )
     if parsed.has("--output-directory") and not listen:
         raise CommandLineError("--output-directory only allowed with --port")
+    output_format(parsed)  # option conflicts are command-line errors, with or without --port
     repeat = network.int_option(parsed, "--repeat", 1, 1)
     grace = network.int_option(parsed, "--grace-time", 10, 0)
     find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]

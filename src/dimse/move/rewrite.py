@@ -1,0 +1,121 @@
+"""movescu's re-encoding output options: ``+te/+tb/+ti/+td``, ``+g/-g``, ``-e``, ``+p``, ``-u``, ``+cl``.
+
+Objects are first streamed to disk as received; only when one of these options asks for a
+different encoding is the stored object decoded with pydicom and written again (into a
+temporary file that replaces it), so the default path keeps memory bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from ..datasets import encode_dataset, file_meta, part10_prefix
+
+NEW_VRS = {"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"}
+LEI = "1.2.840.10008.1.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    transfer_syntax: str | None = None  # None: the one the object was received in (+t=)
+    group_length: str = "recalc"  # recalc (+g=), create (+g), remove (-g)
+    undefined_lengths: bool = False  # -e
+    padding: tuple[int, int] | None = None  # +p file item
+    new_vrs: bool = True  # -u turns them into OB
+    deflate_level: int = 6
+    write_meta: bool = True
+
+    @property
+    def needed(self) -> bool:
+        return bool(
+            self.transfer_syntax
+            or self.group_length != "recalc"
+            or self.undefined_lengths
+            or self.padding
+            or not self.new_vrs
+        )
+
+    def rewrite(self, path: Path, source_ae: str = "") -> None:
+        """Decode ``path`` and write it again with these options, atomically."""
+        ds = dcmread(path, force=True)
+        received = str(getattr(ds, "file_meta", Dataset()).get("TransferSyntaxUID", "") or LEI)
+        target = self.transfer_syntax or received
+        body = Dataset({tag: elem for tag, elem in ds.items() if tag >> 16 != 0x0002})
+        body.set_original_encoding(*ds.original_encoding)
+        self._lengths(body)
+        if not self.new_vrs:
+            for elem in body.iterall():
+                if elem.VR in NEW_VRS:
+                    value = elem.value.encode("utf-8") if isinstance(elem.value, str) else elem.value
+                    elem.VR, elem.value = "OB", value
+        prefix = b""
+        if self.write_meta:
+            meta = file_meta(
+                str(ds.file_meta.MediaStorageSOPClassUID),
+                str(ds.file_meta.MediaStorageSOPInstanceUID),
+                target,
+                source_ae,
+            )
+            prefix = part10_prefix(meta)
+        raw = self._encode(body, target)
+        if self.padding and self.padding[0] and target in (LEI, "1.2.840.10008.1.2.1"):
+            raw += self._pad(len(prefix) + len(raw), target == LEI)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(prefix + raw)
+        os.replace(tmp, path)
+
+    def _lengths(self, ds: Dataset) -> None:
+        for elem in ds.iterall():
+            if elem.VR == "SQ":
+                elem.is_undefined_length = self.undefined_lengths
+                for item in elem.value:
+                    item.is_undefined_length_sequence_item = self.undefined_lengths
+
+    def _encode(self, ds: Dataset, target: str) -> bytes:
+        """The data set in ``target``; pydicom drops group lengths, so groups are written one by
+        one with their (gggg,0000) element in front where one is wanted."""
+        present = {tag >> 16 for tag in ds.keys() if tag & 0xFFFF == 0}
+        for tag in [t for t in ds.keys() if t & 0xFFFF == 0]:
+            del ds[tag]
+        if self.group_length == "remove" or (self.group_length == "recalc" and not present):
+            return encode_dataset(ds, target, self.deflate_level)
+        native = "1.2.840.10008.1.2.1" if target == DEFLATED else target
+        charset = ds.get("SpecificCharacterSet", "iso8859") or "iso8859"
+        implicit, order = native == LEI, "<" if native != "1.2.840.10008.1.2.2" else ">"
+        parts = []
+        for group in sorted({tag >> 16 for tag in ds.keys()}):
+            members = Dataset({t: e for t, e in ds.items() if t >> 16 == group})
+            members.set_original_encoding(*ds.original_encoding)
+            raw = encode_dataset(members, native, character_set=charset)
+            if self.group_length == "create" or group in present:
+                head = struct.pack(order + "HH", group, 0)
+                head += struct.pack(order + "L", 4) if implicit else b"UL" + struct.pack(order + "H", 4)
+                parts.append(head + struct.pack(order + "L", len(raw)))
+            parts.append(raw)
+        body = b"".join(parts)
+        if target == DEFLATED:
+            packer = zlib.compressobj(self.deflate_level, zlib.DEFLATED, -zlib.MAX_WBITS)
+            body = packer.compress(body) + packer.flush()
+            body += b"\0" * (len(body) % 2)
+        return body
+
+    def _pad(self, size: int, implicit: bool) -> bytes:
+        """A Data Set Trailing Padding element that makes the file a multiple of the file pad."""
+        unit = self.padding[0]
+        header = 8 if implicit else 12
+        length = (-(size + header)) % unit
+        if length % 2:
+            length += unit
+        tag = b"\xfc\xff\xfc\xff"
+        head = tag + length.to_bytes(4, "little") if implicit else tag + b"OB\0\0" + length.to_bytes(4, "little")
+        return head + bytes(length)
