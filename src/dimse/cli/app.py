@@ -49,6 +49,22 @@ def add_timeouts(cmd: CommandLine, connect: bool = True) -> None:
     cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
 
 
+async def end_association(assoc, abort: bool, log) -> BaseException | None:
+    """Release (or, with ``--abort``, abort) with DCMTK's INFO line; returns the failure, if any."""
+    from ..errors import DimseError
+
+    try:
+        if abort:
+            log.info("Aborting Association")
+            await assoc.abort()
+        else:
+            log.info("Releasing Association")
+            await assoc.release()
+    except (DimseError, OSError) as exc:
+        return exc
+    return None
+
+
 def run(
     cmd: CommandLine,
     argv: list[str] | None,

@@ -12,7 +12,7 @@ import logging
 from .. import dumps
 from ..association import Association
 from ..cli import network
-from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
@@ -112,15 +112,9 @@ async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.
         log.info("Aborting Association")
         await assoc.abort()
         return EXIT_ASSOCIATION_ABORTED
-    try:
-        if abort:
-            log.info("Aborting Association")
-            await assoc.abort()
-        else:
-            log.info("Releasing Association")
-            await assoc.release()
-    except (DimseError, OSError) as exc:
-        log.critical("Association Release Failed: %s", describe(exc))
+    failure = await end_association(assoc, abort, log)
+    if failure is not None:
+        log.critical("Association %s Failed: %s", "Abort" if abort else "Release", describe(failure))
         return 1
     return 0
 

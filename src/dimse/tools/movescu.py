@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import access, network, preferences
-from ..cli.app import add_ae_titles, add_max_pdu, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
@@ -461,15 +461,11 @@ async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_
             break
     code = mover.status
     if ok:
-        try:
-            if parsed.has("--abort"):
-                log.info("Aborting Association")
-                await assoc.abort()
-            else:
-                log.info("Releasing Association")
-                await assoc.release()
-        except (DimseError, OSError) as exc:
-            log.critical("Association Release Failed:\n%s", describe(exc))
+        failure = await end_association(assoc, parsed.has("--abort"), log)
+        if failure is not None:
+            log.critical(
+                "Association %s Failed:\n%s", "Abort" if parsed.has("--abort") else "Release", describe(failure)
+            )
             code = EXIT_CANNOT_CLOSE
     if acceptor is not None:
         aborted = await acceptor.finish(grace)

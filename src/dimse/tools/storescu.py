@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .. import dumps
 from ..association import Association
 from ..cli import network
-from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
@@ -305,15 +305,11 @@ class Run:
             log.info("Aborting Association")
             await assoc.abort()
             return 1
-        try:
-            if self.parsed.has("--abort"):
-                log.info("Aborting Association")
-                await assoc.abort()
-            else:
-                log.info("Releasing Association")
-                await assoc.release()
-        except (DimseError, OSError) as exc:
-            log.error("Association %s Failed: %s", "Abort" if self.parsed.has("--abort") else "Release", describe(exc))
+        failure = await end_association(assoc, self.parsed.has("--abort"), log)
+        if failure is not None:
+            log.error(
+                "Association %s Failed: %s", "Abort" if self.parsed.has("--abort") else "Release", describe(failure)
+            )
             return 1
         return None
 
