@@ -23,6 +23,7 @@ from .conftest import CT_SMALL, free_port, ours, run
 
 MOVE_STUDY = "1.2.840.10008.5.1.4.1.2.2.2"
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+PRIVATE_CLASS = "1.2.3.4.5.6.7.8.9"
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def move_scp():
     ae = AE(ae_title="HOSTILE-QR")
     ae.add_supported_context(MOVE_STUDY)
     ae.add_requested_context(CT_CLASS)
+    ae.add_requested_context(PRIVATE_CLASS)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
     server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_MOVE, on_move)])
     plan["port"] = server.socket.getsockname()[1]
@@ -261,3 +263,16 @@ def test_host_access_control(move_scp, tmp_path, monkeypatch, allow, deny, arriv
     assert "Traceback" not in done.stderr
     assert (len(list(out.iterdir())) == 1) is arrives
     assert ("Access control: refused connection from 127.0.0.1" in done.stderr) is not arrives
+
+
+@pytest.mark.parametrize("promiscuous", [False, True])
+def test_unknown_storage_class_only_when_asked(move_scp, tmp_path, promiscuous):
+    """An object of a SOP class outside DCMTK's list: refused at negotiation, stored with -pm."""
+    out = tmp_path / "od"
+    out.mkdir()
+    odd = dcmread(CT_SMALL)
+    odd.SOPClassUID = odd.file_meta.MediaStorageSOPClassUID = PRIVATE_CLASS
+    move_scp["datasets"] = [odd]
+    done = movescu(move_scp, out, *(["-pm"] if promiscuous else []))
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in out.iterdir()] == ([f"OT.{odd.SOPInstanceUID}"] if promiscuous else [])

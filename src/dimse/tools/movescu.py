@@ -79,6 +79,7 @@ def command_line() -> CommandLine:
     cmd.add("-aem", "--move", "set move destinat. AE title (default: MOVESCU)", "[a]etitle: string")
     cmd.group("preferred network transfer syntaxes (incoming associations)", 1)
     preferences.add_options(cmd)
+    cmd.add("-pm", "--promiscuous", "also accept storage SOP classes not in DCMTK's list (beyond DCMTK)")
     cmd.group("proposed transmission transfer syntaxes (outgoing associations)", 1)
     cmd.add(
         "-x=", "--propose-uncompr", "propose all uncompressed TS, explicit VR\nwith local byte ordering first (default)"
@@ -311,6 +312,8 @@ class Mover:
                 self._count(rsp)
                 if status == 0xFF00:
                     pending += 1
+                    if rsp.has_dataset:
+                        self._pending_dataset_warning()
                     if debug:
                         log.info("Received Move Response %d", pending)
                         log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=ctx.context_id))
@@ -339,6 +342,16 @@ class Mover:
             self._note(EXIT_MOVE_ERROR)
             return False
         return True
+
+    def _pending_dataset_warning(self) -> None:
+        """DCMTK's words for a data set after a pending response (we always read and drop it)."""
+        rq = self.assoc.conn.request_pdu
+        who = f"({rq.calling_ae},{rq.called_ae})"
+        self.log.warning("DIMSE Warning: %s: moveUser: Status Pending, but DataSetType!=NULL", who)
+        if self.parsed.winner("--pending-ignore", "--pending-read") == "--pending-read":
+            self.log.warning("DIMSE Warning: %s: Reading but ignoring response identifier set", who)
+        else:
+            self.log.warning("DIMSE Warning: %s: Assuming NO response identifiers are present", who)
 
     def _final(self, rsp, status: int, debug: bool, context_id: int) -> None:
         self.final_statuses.append(status)
@@ -369,6 +382,7 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
     table = {uid: syntaxes for uid in STORAGE_CLASSES}
     table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
     policy = AcceptorPolicy(
+        any_abstract=syntaxes if parsed.has("--promiscuous") else None,
         ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
         transfer_syntaxes=table,
         max_pdu=network.max_pdu(parsed),
