@@ -484,3 +484,14 @@ def test_peer_refusing_everything_side_by_side(port, tmp_path):
         mine = run([ours("storescu"), "127.0.0.1", str(port), str(CT_SMALL)])
     assert mine.returncode == theirs.returncode == 1
     assert mine.stderr == theirs.stderr
+
+
+def test_file_not_matching_its_meta_header_is_re_encoded(port, tmp_path):
+    """SC_rgb_jpeg.dcm holds implicit VR data behind an explicit VR meta header: our storescu decodes
+    and re-encodes it instead of streaming broken bytes; DCMTK storescp receives a valid object."""
+    sample = SAMPLES / "SC_rgb_jpeg.dcm"
+    with running([dcmtk("storescp"), "+xa", "-od", str(tmp_path), str(port)], port):
+        mine = run([ours("storescu"), "-R", "-xy", "127.0.0.1", str(port), str(sample)])
+    assert mine.returncode == 0, mine.stderr
+    assert "Traceback" not in mine.stderr
+    assert dcmread(received(tmp_path, sample)).PixelData == dcmread(sample).PixelData

@@ -126,15 +126,20 @@ def encode_dataset(
     implicit, little = _flags(transfer_syntax)
     source_little = ds.original_encoding[1] if ds.original_encoding[1] is not None else True
     swap = source_little != little
-    if swap:
-        _swap_words(ds)
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
     try:
-        write_dataset(fp, ds, parent_encoding=character_set)
-    finally:
+        for _ in ds.iterall():  # raw elements read as implicit VR get their dictionary VR here
+            pass
         if swap:
             _swap_words(ds)
+        try:
+            write_dataset(fp, ds, parent_encoding=character_set)
+        finally:
+            if swap:
+                _swap_words(ds)
+    except Exception as exc:  # pydicom raises many kinds on odd data sets
+        raise BadDicomFile(f"cannot encode data set: {exc}") from None
     raw = fp.getvalue()
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         packer = zlib.compressobj(deflate_level, zlib.DEFLATED, -zlib.MAX_WBITS)

@@ -63,13 +63,16 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
     failures = 0
     started = time.perf_counter()
     total = 0
+    sent: list[tuple[Path, str, str, str]] = []
+    refused: list[tuple[Path, str]] = []
     async with server:
         assoc = await associate(
             "127.0.0.1", port, [(sop, [ts]) for sop, ts in pairs], calling_ae="DEMO-SCU", called_ae="DEMO-SCP"
         )
         print(f"association accepted: {len(assoc.contexts)} presentation contexts\n", file=out)
         print(f"{'file':<42} {'transfer syntax':<44} {'bytes':>9}  status", file=out)
-        for path, _uid, ts, _sop in sendable:
+        for entry in sendable:
+            path, _uid, ts, _sop = entry
             size = path.stat().st_size
             try:
                 rsp = await assoc.store_file(path)
@@ -77,23 +80,30 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
                 text = "Success" if status == 0 else f"0x{status:04x}"
                 failures += status != 0
                 total += size
+                sent.append(entry)
+            except BadDicomFile as exc:  # a broken sample file is refused before anything is sent
+                text = "refused (not sent)"
+                refused.append((path, str(exc)))
             except DimseError as exc:
-                text, failures = f"not sent: {exc}", failures + 1
+                text, failures = f"failed: {exc}", failures + 1
             print(f"{path.name[:42]:<42} {ts_description(ts)[:44]:<44} {size:>9}  {text}", file=out)
         await assoc.release()
     elapsed = time.perf_counter() - started
-    mismatches = _compare(sendable, services.stored)
+    mismatches = _compare(sent, services.stored)
+    distinct = len(set(services.stored))
     print(
-        f"\nsent {len(sendable)} files ({total / 1e6:.1f} MB) in {elapsed:.2f} s; "
-        f"received {len(services.stored)} files ({len(set(services.stored))} distinct objects); "
-        f"received data set equal to the one sent: {len(set(services.stored)) - len(mismatches)}",
+        f"\nsent {len(sent)} files ({total / 1e6:.1f} MB) in {elapsed:.2f} s; "
+        f"received {len(services.stored)} files ({distinct} distinct objects); "
+        f"received data set equal to the one sent: {distinct - len(mismatches)} of {distinct}",
         file=out,
     )
+    for path, reason in refused:
+        print(f"refused {path.name}: {reason}", file=out)
     for path, reason in skipped:
         print(f"skipped {path.name}: {reason}", file=out)
     for name in mismatches:
         print(f"MISMATCH {name}", file=out)
-    return 1 if failures or mismatches else 0
+    return 1 if failures or mismatches or not sent else 0
 
 
 def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[Path]) -> list[str]:
