@@ -14,6 +14,7 @@ from .options import CommandLine, CommandLineError, ExitRequest
 EXIT_OK = 0
 EXIT_SYNTAX = 1
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL_ERROR = 1
 
 
 def new_command_line(tool: str, description: str) -> CommandLine:
@@ -93,3 +94,11 @@ def run(
         return EXIT_SYNTAX
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one clear line (the traceback only at debug level)
+        import logging
+        import traceback
+
+        if logging.getLogger("dimse").isEnabledFor(logging.DEBUG):
+            traceback.print_exc()
+        sys.stderr.write(f"F: internal error: {type(exc).__name__}: {exc}\n")
+        return EXIT_INTERNAL_ERROR
