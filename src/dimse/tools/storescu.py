@@ -29,6 +29,7 @@ from ..errors import AssociationRejected, DimseError
 from ..negotiation import MAX_CONTEXTS, build_request
 from ..sopclasses import STORESCU_DEFAULT_CLASSES
 from ..store import inputs, proposal
+from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
 from ..store.sender import Dots, Outcome, SendOptions, send_file
@@ -65,6 +66,10 @@ def command_line() -> CommandLine:
     cmd.add("-i0", "--ip-auto", "use DNS lookup to determine IP protocol")
     cmd.group("application entity titles", 1)
     add_ae_titles(cmd, "STORESCU")
+    cmd.group("association negotiation profile from configuration file", 1)
+    cmd.add("-xf", "--config-file", "use profile p from config file f\n(format: docs/config-file.md, example: examples/storescu.cfg)",
+        "[f]ilename, [p]rofile: string",
+        "",
     cmd.group("proposed transmission transfer syntaxes (not with --config-file)", 1)
     proposal.add_options(cmd)
     cmd.add("-R", "--required", "propose only required presentation contexts\n(default: propose all supported)")
@@ -127,7 +132,16 @@ def _check_dependencies(parsed: Parsed, proposed: proposal.Proposal) -> None:
         raise CommandLineError("--scan-pattern only allowed with --scan-directories")
     if parsed.winner("--no-recurse", "--recurse") == "--recurse" and not parsed.has("--scan-directories"):
         raise CommandLineError("--recurse only allowed with --scan-directories")
-    if parsed.has("--compression-level") and proposed.preferred != proposal.DEFLATED:
+    if parsed.has("--config-file"):
+        choice = parsed.winner(*proposal.PROPOSE_LONGS)
+        for other in ([choice] if choice and choice != "--propose-uncompr" else []) + ["--required", "--combine"]:
+            if parsed.has(other):
+                raise CommandLineError(f"--config-file not allowed with {other}")
+    if (
+        parsed.has("--compression-level")
+        and proposed.preferred != proposal.DEFLATED
+        and not parsed.has("--config-file")
+    ):
         raise CommandLineError("--compression-level only allowed with --propose-deflated or --config-file")
 
 
@@ -212,6 +226,7 @@ class Run:
         )
         proposed = proposal.from_options(parsed)
         self.proposed = proposed
+        self.config: AssociationConfig | None = None  # -xf: read at start-up, profile used per association
         self.send_options = SendOptions(
             mode=_read_mode(parsed),
             uid_padding=parsed.has("--uid-padding"),
@@ -229,7 +244,17 @@ class Run:
     async def association(self, host: str, port: int, classes: list[str], files: list[str]) -> int | None:
         """Send ``files`` over one association proposing ``classes``; None to go on, else an exit code."""
         parsed, log = self.parsed, self.log
-        contexts = self.proposed.contexts(classes)
+        extra: dict = {}
+        if self.config is not None:
+            try:
+                profile = self.config.profile(parsed.values("--config-file")[1])
+            except ConfigError as exc:
+                log.critical("%s", exc)
+                return 1
+            contexts = profile.contexts
+            extra = {"roles": profile.roles, "extended": profile.extended}
+        else:
+            contexts = self.proposed.contexts(classes)
         if len(contexts) > MAX_CONTEXTS:
             log.error("Too many presentation contexts")
             log.critical("0006:0101 ASC Bad presentation context ID")
@@ -239,6 +264,7 @@ class Run:
             network.ae_title(parsed, "--call", "ANY-SCP"),
             contexts,
             network.max_pdu(parsed),
+            **extra,
         )
         dump_level = logging.INFO if parsed.has("--verbose-pc") else logging.DEBUG
         log.log(dump_level, "Request Parameters:\n%s", dumps.dump_association(rq, None, True))
@@ -335,6 +361,12 @@ async def storescu_main(parsed: Parsed) -> int:
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     _check_dependencies(parsed, proposal.from_options(parsed))
     job = Run(parsed, log)
+    if parsed.has("--config-file"):
+        try:
+            job.config = AssociationConfig(parsed.values("--config-file")[0])
+        except ConfigError as exc:
+            log.error("reading config file: %s", exc)
+            return 1
     network.timeouts(parsed)  # value checks happen before any work, as in DCMTK
     try:
         files = inputs.determine(
