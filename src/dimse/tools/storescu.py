@@ -67,9 +67,13 @@ def command_line() -> CommandLine:
     cmd.group("application entity titles", 1)
     add_ae_titles(cmd, "STORESCU")
     cmd.group("association negotiation profile from configuration file", 1)
-    cmd.add("-xf", "--config-file", "use profile p from config file f\n(format: docs/config-file.md, example: examples/storescu.cfg)",
+    cmd.add(
+        "-xf",
+        "--config-file",
+        "use profile p from config file f\n(format: docs/config-file.md, example: examples/storescu.cfg)",
         "[f]ilename, [p]rofile: string",
         "",
+    )
     cmd.group("proposed transmission transfer syntaxes (not with --config-file)", 1)
     proposal.add_options(cmd)
     cmd.add("-R", "--required", "propose only required presentation contexts\n(default: propose all supported)")
