@@ -495,3 +495,26 @@ def test_file_not_matching_its_meta_header_is_re_encoded(port, tmp_path):
     assert mine.returncode == 0, mine.stderr
     assert "Traceback" not in mine.stderr
     assert dcmread(received(tmp_path, sample)).PixelData == dcmread(sample).PixelData
+
+
+def test_parallel_associations(port, tmp_path):
+    """our storescu --parallel 3 -> our storescp: three associations at once, every file stored once."""
+    src = tmp_path / "in"
+    src.mkdir()
+    base = dcmread(CT_SMALL)
+    from pydicom.uid import generate_uid
+
+    for i in range(9):
+        base.SOPInstanceUID = base.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        base.save_as(src / f"f{i}.dcm")
+    out = tmp_path / "out"
+    out.mkdir()
+    with running([ours("storescp"), "-v", "-od", str(out), str(port)], port) as scp:
+        result = run([ours("storescu"), "-v", "--parallel", "3", "+sd", "127.0.0.1", str(port), str(src)])
+        scp.terminate()
+        log = scp.communicate(timeout=10)[0]
+    assert result.returncode == 0, result.stderr
+    assert len(list(out.iterdir())) == 9
+    assert log.count("Association Received") == 3
+    assert result.stderr.count("I: Requesting Association") == 3
+    assert "I: Sent 9 of 9 files" in result.stderr

@@ -8,6 +8,7 @@ writes a JSON record of every file.  Exit codes are DCMTK's (spec section 4.1).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -119,6 +120,12 @@ def command_line() -> CommandLine:
         "invent a new patient ID and name after n studies\nhave been sent (default: 25)",
         "[n]umber: integer (implies --invent-instance)",
     )
+    cmd.add(
+        None,
+        "--parallel",
+        "send over n associations at once (beyond DCMTK);\nthe receiver must accept several at a time",
+        "[n]umber: integer (default: 1)",
+    )
     cmd.group("reporting (beyond DCMTK)")
     cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
     return cmd
@@ -221,6 +228,9 @@ class Run:
         self.rename = parsed.winner("--no-rename", "--rename") == "--rename"
         self.repeat = network.int_option(parsed, "--repeat", 1, 1)
         self.outcomes: list[Outcome] = []
+        self.bar = progress_bar([], 1, log)  # replaced by start() once the files are known
+        self.started = 0
+        self.total_files = 0
         self.unsuccessful = False
         self.last_status = 0
         level = log.getEffectiveLevel()
@@ -238,6 +248,11 @@ class Run:
             inventor=_inventor(parsed, log),
             transcoder=Transcoder(decompress, network.int_option(parsed, "--compression-level", 6, 0, 9)),
         )
+
+    def start(self, files: list[str]) -> None:
+        """The progress bar for all files of the run (all associations share it)."""
+        self.total_files = len(files) * self.repeat
+        self.bar = progress_bar(files, self.repeat, self.log)
 
     def exit_code(self) -> int:
         """Spec 4.1: with halting, an unsuccessful store gives the status' high byte (10 if none)."""
@@ -308,9 +323,10 @@ class Run:
     async def _files(self, assoc: Association, files: list[str]) -> int | None:
         log = self.log
         failure: Outcome | None = None
-        bar = progress_bar(files, self.repeat, log)
-        for number, path in enumerate(files, 1):
-            bar.set_description(f"file {number}/{len(files)}", refresh=False)
+        bar = self.bar
+        for path in files:
+            self.started += 1
+            bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
             for _ in range(self.repeat):
                 if self.halt and self.unsuccessful:
                     break
@@ -325,7 +341,6 @@ class Run:
                     break
             if failure is not None:
                 break
-        bar.close()
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
@@ -399,11 +414,16 @@ async def storescu_main(parsed: Parsed) -> int:
     ):
         batches = _batches(classes, job.proposed)
     code: int | None = None
+    job.start(files)
+    parallel = network.int_option(parsed, "--parallel", 1, 1, 64)
     for batch in batches:
         batch_files = files if len(batches) == 1 else [f for f in files if _class_of(f, job) in batch]
-        code = await job.association(host, port, batch, batch_files)
+        groups = [batch_files[i::parallel] for i in range(parallel) if batch_files[i::parallel]]
+        codes = await asyncio.gather(*(job.association(host, port, batch, group) for group in groups or [[]]))
+        code = next((c for c in codes if c is not None), None)
         if code is not None or (job.halt and job.unsuccessful):
             break
+    job.bar.close()
     exit_code = job.exit_code() if code is None else code
     sent = [o for o in job.outcomes if o.ok]
     if job.outcomes:
