@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from pydicom.datadict import dictionary_keyword, dictionary_VR, tag_for_keyword
@@ -107,8 +108,19 @@ class Command:
         return bool(self.get("CommandField", 0) & 0x8000)
 
 
+@lru_cache(maxsize=256)
+def _tag_for_keyword(keyword: str) -> int | None:
+    return tag_for_keyword(keyword)
+
+
+@lru_cache(maxsize=256)
+def _vr(tag: int) -> str:
+    """pydicom's VR for a group 0000 tag (cached: every message looks up the same few)."""
+    return dictionary_VR(tag)
+
+
 def _tag(keyword: str) -> int:
-    tag = tag_for_keyword(keyword)
+    tag = _tag_for_keyword(keyword)
     if tag is None or tag >> 16 != 0:
         raise AttributeError(f"{keyword} is not a command element keyword")
     return tag
@@ -118,7 +130,7 @@ def _encode_value(tag: int, value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         raw = bytes(value)
     else:
-        vr = dictionary_VR(tag)
+        vr = _vr(tag)
         if vr == "US":
             raw = struct.pack("<H", value)
         elif vr == "UL":
@@ -163,7 +175,7 @@ def decode_command(data: bytes | memoryview) -> Command:
             pos += length
             tag = elem
             try:
-                vr = dictionary_VR(tag)
+                vr = _vr(tag)
             except KeyError:
                 cmd._elements[tag] = bytes(raw)
                 continue

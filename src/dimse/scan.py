@@ -32,47 +32,68 @@ class Garbled(DimseError):
 
 
 class _Walker:
-    def __init__(self, fp: BinaryIO, end: int, implicit: bool, little: bool) -> None:
+    """Reads element headers from a window of the file (one read per 64 KB, not per field)."""
+
+    WINDOW = 64 << 10
+
+    def __init__(self, fp: BinaryIO, start: int, end: int, implicit: bool, little: bool) -> None:
         self.fp = fp
+        self.pos = start
         self.end = end
+        self.buf = b""
+        self.buf_start = start
         order = "<" if little else ">"
         self.tag = struct.Struct(order + "HH")
         self.u16 = struct.Struct(order + "H")
         self.u32 = struct.Struct(order + "L")
         self.found: dict[int, bytes] = {}
 
+    def _ensure(self, size: int) -> int:
+        """Offset in ``buf`` of ``size`` bytes at ``pos``, refilling the window as needed."""
+        off = self.pos - self.buf_start
+        if off < 0 or off + size > len(self.buf):
+            self.fp.seek(self.pos)
+            self.buf = self.fp.read(max(self.WINDOW, size))
+            self.buf_start, off = self.pos, 0
+            if len(self.buf) < size:
+                raise Truncated(f"premature end of stream at byte {self.pos + len(self.buf)}")
+        return off
+
     def _read(self, size: int) -> bytes:
-        data = self.fp.read(size)
-        if len(data) != size:
-            raise Truncated(f"premature end of stream at byte {self.fp.tell()}")
-        return data
+        off = self._ensure(size)
+        self.pos += size
+        return self.buf[off : off + size]
 
     def _header(self, implicit: bool) -> tuple[int, bytes | None, int]:
-        group, element = self.tag.unpack(self._read(4))
+        off = self._ensure(8)
+        buf = self.buf
+        group, element = self.tag.unpack_from(buf, off)
         tag = (group << 16) | element
         if group == 0xFFFE or implicit:
-            return tag, None, self.u32.unpack(self._read(4))[0]
-        vr = self._read(2)
+            self.pos += 8
+            return tag, None, self.u32.unpack_from(buf, off + 4)[0]
+        vr = buf[off + 4 : off + 6]
         if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
             raise Garbled(f"element ({group:04x},{element:04x}) has no valid VR ({vr!r})")
         if vr in _LONG_VRS:
-            self._read(2)
-            return tag, vr, self.u32.unpack(self._read(4))[0]
-        return tag, vr, self.u16.unpack(self._read(2))[0]
+            off = self._ensure(12)
+            self.pos += 12
+            return tag, vr, self.u32.unpack_from(self.buf, off + 8)[0]
+        self.pos += 8
+        return tag, vr, self.u16.unpack_from(buf, off + 6)[0]
 
     def _skip(self, tag: int, length: int) -> None:
-        here = self.fp.tell()
-        if here + length > self.end:
+        if self.pos + length > self.end:
             raise Truncated(
-                f"element ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length}) than remaining bytes ({self.end - here})"
+                f"element ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length}) than remaining bytes ({self.end - self.pos})"
             )
-        self.fp.seek(length, 1)
+        self.pos += length
 
     def dataset(self, depth: int, until_item_end: bool, implicit: bool) -> None:
         """Walk elements until the end (top level) or an item delimiter (nested)."""
         if depth > MAX_DEPTH:
             raise Garbled("sequences nested too deeply")
-        while self.fp.tell() < self.end:
+        while self.pos < self.end:
             tag, vr, length = self._header(implicit)
             if tag == ITEM_END:
                 if until_item_end:
@@ -82,7 +103,7 @@ class _Walker:
                 # an undefined-length UN holds implicit VR little endian items (PS3.5 6.2.2)
                 self.items(depth + 1, implicit or vr == b"UN")
             elif depth == 0 and tag in (SOP_CLASS, SOP_INSTANCE):
-                if self.fp.tell() + length > self.end:
+                if self.pos + length > self.end:
                     self._skip(tag, length)
                 self.found[tag] = self._read(length)
             else:
@@ -106,8 +127,7 @@ class _Walker:
 
 def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool) -> tuple[str, str]:
     """Check the data set at ``offset`` (``length`` bytes) and return its SOP Class and Instance UID."""
-    fp.seek(offset)
-    walker = _Walker(fp, offset + length, implicit, little)
+    walker = _Walker(fp, offset, offset + length, implicit, little)
     walker.dataset(0, until_item_end=False, implicit=implicit)
     return tuple(
         walker.found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in (SOP_CLASS, SOP_INSTANCE)
@@ -121,18 +141,18 @@ def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
     """The preamble and a conformant (explicit VR little endian) file meta group: the three
     UIDs a sender needs and the data set's offset.  None when the file is anything else, so the
     caller can hand it to pydicom, which copes with more."""
-    if fp.read(132)[128:] != b"DICM":
-        return None
-    walker = _Walker(fp, 1 << 62, implicit=False, little=True)
+    walker = _Walker(fp, 0, 1 << 62, implicit=False, little=True)
     found: dict[int, bytes] = {}
     try:
+        if walker._read(132)[128:] != b"DICM":
+            return None
         while True:
-            start = fp.tell()
-            head = fp.read(2)
-            if len(head) < 2 or head != b"\x02\x00":
-                fp.seek(start)
+            try:
+                off = walker._ensure(2)
+            except Truncated:
                 break
-            fp.seek(start)
+            if walker.buf[off : off + 2] != b"\x02\x00":
+                break
             tag, vr, length = walker._header(implicit=False)
             if vr is None or length == UNDEFINED or length > 1 << 16:
                 return None
@@ -142,4 +162,4 @@ def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
     except (Truncated, Garbled):
         return None
     values = tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in META_TAGS)
-    return values, fp.tell()
+    return values, walker.pos
