@@ -21,6 +21,8 @@ from .pdu import (
     PresentationContextAC,
     PresentationContextRQ,
     RoleSelection,
+    UserIdentityAC,
+    UserIdentityRQ,
     UserInformation,
 )
 from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
@@ -73,6 +75,9 @@ class AcceptorPolicy:
     async_ops: tuple[int, int] = (1, 1)
     #: last word on a request that negotiated fine: return a reject to refuse it
     vetting: Callable[[AssociateRQ], AssociateRJ | None] | None = None
+    #: user identity check: False rejects the association, bytes is the server response (sent
+    #: when the requestor asked for a positive response), True or None accepts without one
+    identity: Callable[[UserIdentityRQ], bytes | bool | None] | None = None
 
 
 def _reject(result: int, source: int, reason: int) -> AssociateRJ:
@@ -89,6 +94,11 @@ def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | Associat
         return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_CALLED_AE)
     if policy.vetting is not None and (rj := policy.vetting(rq)) is not None:
         return rj
+    identity_answer = None
+    if policy.identity is not None and rq.user_info.user_identity_rq is not None:
+        identity_answer = policy.identity(rq.user_info.user_identity_rq)
+        if identity_answer is False:
+            return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_NO_REASON)
 
     answers, accepted = [], set()
     for ctx in rq.contexts:
@@ -116,4 +126,6 @@ def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | Associat
     # (one answer per SOP class, however often a peer repeats the item)
     roles = {r.sop_class: r for r in theirs.roles if r.sop_class in accepted}
     extra["roles"] = [RoleSelection(r.sop_class, r.scu_role, False) for r in roles.values()]
+    if isinstance(identity_answer, bytes) and theirs.user_identity_rq.positive_response_requested:
+        extra["user_identity_ac"] = UserIdentityAC(identity_answer)
     return AssociateAC(rq.called_ae, rq.calling_ae, answers, user_information(policy.max_pdu, **extra))

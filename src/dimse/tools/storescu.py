@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .. import dumps
 from ..association import Association
-from ..cli import network
+from ..cli import identity, network
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
@@ -126,6 +126,7 @@ def command_line() -> CommandLine:
         "send over n associations at once (beyond DCMTK);\nthe receiver must accept several at a time",
         "[n]umber: integer (default: 1)",
     )
+    identity.add_options(cmd)
     cmd.group("reporting (beyond DCMTK)")
     cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
     return cmd
@@ -241,6 +242,7 @@ class Run:
         proposed = proposal.from_options(parsed)
         self.proposed = proposed
         self.config: AssociationConfig | None = None  # -xf: read at start-up, profile used per association
+        self.identity = None  # the user identity item, read at start-up
         self.send_options = SendOptions(
             mode=_read_mode(parsed),
             uid_padding=parsed.has("--uid-padding"),
@@ -263,7 +265,7 @@ class Run:
     async def association(self, host: str, port: int, classes: list[str], files: list[str]) -> int | None:
         """Send ``files`` over one association proposing ``classes``; None to go on, else an exit code."""
         parsed, log = self.parsed, self.log
-        extra: dict = {}
+        extra: dict = {"user_identity_rq": self.identity} if self.identity is not None else {}
         if self.config is not None:
             try:
                 profile = self.config.profile(parsed.values("--config-file")[1])
@@ -271,7 +273,7 @@ class Run:
                 log.critical("%s", exc)
                 return 1
             contexts = profile.contexts
-            extra = {"roles": profile.roles, "extended": profile.extended}
+            extra |= {"roles": profile.roles, "extended": profile.extended}
         else:
             contexts = self.proposed.contexts(classes)
         if len(contexts) > MAX_CONTEXTS:
@@ -315,6 +317,11 @@ class Run:
         )
         if not assoc.contexts:
             log.critical("No Acceptable Presentation Contexts")
+            await assoc.abort()
+            return 1
+        if identity.response_missing(self.identity, assoc.conn.accept_pdu):
+            log.error("User Identity Negotiation failed: Positive response requested but none received")
+            log.critical("0006:0108 ASC User Identification Negotiation failed")
             await assoc.abort()
             return 1
         log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
@@ -379,7 +386,13 @@ async def storescu_main(parsed: Parsed) -> int:
     log = configure(parsed, "storescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     _check_dependencies(parsed, proposal.from_options(parsed))
+    identity.check(parsed)
     job = Run(parsed, log)
+    try:
+        job.identity = identity.request(parsed, log)
+    except identity.IdentityError as exc:
+        log.error("%s", exc)
+        return 1
     if parsed.has("--config-file"):
         try:
             job.config = AssociationConfig(parsed.values("--config-file")[0])
