@@ -240,12 +240,12 @@ class Connection:
             if c.result == 0 and c.context_id in proposed
         }
 
-    def _send_limit_from(self, sent: AssociateRQ | AssociateAC) -> None:
+    def _receive_limit_from(self, sent: AssociateRQ | AssociateAC) -> None:
         self._receive_limit = sent.user_info.max_length or UNLIMITED_PDU_CAP
 
     def _ae_1(self, rq, reason, detail):
         self.request_pdu = rq
-        self._send_limit_from(rq)
+        self._receive_limit_from(rq)
         self.state = State.STA4
 
     def _ae_2(self, pdu, reason, detail):
@@ -275,7 +275,7 @@ class Connection:
 
     def _ae_7(self, ac, reason, detail):
         self.accept_pdu = ac
-        self._send_limit_from(ac)
+        self._receive_limit_from(ac)
         self._record_contexts(self.request_pdu, ac)
         self._send(ac)
         self.state = State.STA6

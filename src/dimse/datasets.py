@@ -8,10 +8,12 @@ information written ahead of a received data set.
 from __future__ import annotations
 
 import array
+import contextlib
 import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -42,12 +44,15 @@ class Part10Header:
     dataset_length: int
 
 
-def read_part10_header(path: str | Path) -> Part10Header:
-    """Read only the preamble and file meta group; the data set is left on disk."""
+def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10Header:
+    """Read only the preamble and file meta group; the data set is left on disk.
+
+    ``fp``: the file already open (read_sop_uids can then go on with the same handle)."""
     path = Path(path)
     keywords = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
     try:
-        with path.open("rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else path.open("rb") as fp:
+            fp.seek(0)
             quick = scan_meta(fp)  # a conformant meta group, without pydicom's per-element objects
             if quick is not None:
                 values, offset = quick
@@ -68,7 +73,7 @@ def read_part10_header(path: str | Path) -> Part10Header:
     return Part10Header(path, *values, offset, size - offset)
 
 
-def read_sop_uids(header: Part10Header) -> tuple[str, str]:
+def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str, str]:
     """SOP Class and Instance UID from the data set of a Part 10 file (not its meta header),
     after checking that the data set is structurally whole (see :mod:`dimse.scan`)."""
     if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
@@ -79,7 +84,7 @@ def read_sop_uids(header: Part10Header) -> tuple[str, str]:
         return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
     implicit, little = _flags(header.transfer_syntax)
     try:
-        with header.path.open("rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else header.path.open("rb") as fp:
             return scan(fp, header.dataset_offset, header.dataset_length, implicit, little)
     except Truncated as exc:
         raise BadDicomFile(str(exc)) from None

@@ -1,7 +1,6 @@
 """UIDs the network layer itself needs; everything else comes from ``pydicom.uid``."""
 
 from pydicom.uid import (
-    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -16,9 +15,3 @@ IMPLEMENTATION_VERSION_NAME = ("DIMSE_" + __version__.replace(".", ""))[:16]
 
 UNCOMPRESSED = (ExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian)
 NATIVE = (*UNCOMPRESSED, DeflatedExplicitVRLittleEndian)
-
-
-def uid_name(uid: str) -> str:
-    """A UID's keyword when pydicom knows it, else the UID itself."""
-    known = UID(uid)
-    return known.keyword or known.name if known.is_valid and known.name != uid else uid

@@ -33,6 +33,15 @@ def add_ae_titles(cmd: CommandLine, calling_default: str) -> None:
     cmd.add("-aec", "--call", "set called AE title of peer (default: ANY-SCP)", "[a]etitle: string")
 
 
+def add_output_directory(cmd: CommandLine) -> None:
+    cmd.add(
+        "-od",
+        "--output-directory",
+        "write received objects to existing directory d",
+        '[d]irectory: string (default: ".")',
+    )
+
+
 def add_max_pdu(cmd: CommandLine) -> None:
     cmd.add(
         "-pdu",

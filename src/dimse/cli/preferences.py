@@ -56,7 +56,7 @@ ACCEPT_ALL = (
     LEI,
 )
 
-PREFERENCE_LONGS = _LONGS = [
+PREFERENCE_LONGS = [
     "--prefer-uncompr",
     "--prefer-little",
     "--prefer-big",
@@ -78,7 +78,7 @@ def add_options(cmd: CommandLine) -> None:
 
 def from_options(parsed: Parsed) -> tuple[str, ...]:
     """The accepted transfer syntaxes in preference order; the rightmost option wins."""
-    choice = parsed.winner(*_LONGS)
+    choice = parsed.winner(*PREFERENCE_LONGS)
     if choice in (None, "--prefer-uncompr", "--prefer-little"):
         return UNCOMPRESSED
     if choice == "--prefer-big":

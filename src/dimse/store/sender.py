@@ -9,7 +9,6 @@ exists (see :mod:`dimse.store.transcode`).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -92,25 +91,31 @@ def _ts_of(ds: Dataset) -> str:
 def load(path: str, opts: SendOptions) -> Loaded:
     """Transfer syntax and SOP UIDs of a file; decodes it only when it must."""
     header = None
-    if opts.mode.allow_file:
-        try:
-            header = read_part10_header(path)
-        except BadDicomFile:
-            if not opts.mode.allow_dataset:
-                raise
-    if header is not None and opts.inventor is None:
-        try:
-            sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in read_sop_uids(header))
-            return Loaded(
-                header.transfer_syntax,
-                sop_class,
-                sop_instance,
-                region=(Path(path), header.dataset_offset, header.dataset_length),
-            )
-        except Garbled:  # not what its meta header says: decoded below (pydicom copes), re-encoded
-            pass
-    if not os.path.exists(path):
-        raise BadDicomFile("No such file or directory")
+    try:
+        fp = open(path, "rb")  # one handle for the header and the structural check
+    except OSError as exc:
+        raise BadDicomFile(exc.strerror or str(exc)) from None
+    with fp:
+        if opts.mode.allow_file:
+            try:
+                header = read_part10_header(path, fp)
+            except BadDicomFile:
+                if not opts.mode.allow_dataset:
+                    raise
+        uids = None
+        if header is not None and opts.inventor is None:
+            try:
+                uids = read_sop_uids(header, fp)
+            except Garbled:  # not what its meta header says: decoded below (pydicom copes), re-encoded
+                pass
+    if uids is not None:
+        sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in uids)
+        return Loaded(
+            header.transfer_syntax,
+            sop_class,
+            sop_instance,
+            region=(Path(path), header.dataset_offset, header.dataset_length),
+        )
     ds = read_any(path)
     if opts.inventor is not None:
         opts.inventor.apply(ds)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import access, network, preferences
-from ..cli.app import add_ae_titles, add_max_pdu, end_association, new_command_line, run
+from ..cli.app import add_ae_titles, add_max_pdu, add_output_directory, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
@@ -123,12 +123,7 @@ def command_line() -> CommandLine:
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
     cmd.group("output options")
     cmd.group("general", 1)
-    cmd.add(
-        "-od",
-        "--output-directory",
-        "write received objects to existing directory d",
-        '[d]irectory: string (default: ".")',
-    )
+    add_output_directory(cmd)
     cmd.group("bit preserving mode", 1)
     cmd.add(
         "-B", "--normal", "allow implicit format conversions (default);\nobjects are written as received either way"

@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import network, preferences
-from ..cli.app import add_max_pdu, add_timeouts, new_command_line, run
+from ..cli.app import add_max_pdu, add_output_directory, add_timeouts, new_command_line, run
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..commands import Command
@@ -54,12 +54,7 @@ def command_line() -> CommandLine:
     cmd.add("-pm", "--promiscuous", "promiscuous mode, accept unknown SOP classes")
     cmd.group("output options")
     cmd.group("general", 1)
-    cmd.add(
-        "-od",
-        "--output-directory",
-        "write received objects to existing directory d",
-        '[d]irectory: string (default: ".")',
-    )
+    add_output_directory(cmd)
     return cmd
 
 

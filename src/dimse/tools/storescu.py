@@ -429,8 +429,10 @@ async def storescu_main(parsed: Parsed) -> int:
     code: int | None = None
     job.start(files)
     parallel = network.int_option(parsed, "--parallel", 1, 1, 64)
+    class_of = {f: _class_of(f, job) for f in files} if len(batches) > 1 else {}  # read each file once
     for batch in batches:
-        batch_files = files if len(batches) == 1 else [f for f in files if _class_of(f, job) in batch]
+        members = set(batch)
+        batch_files = files if len(batches) == 1 else [f for f in files if class_of[f] in members]
         groups = [batch_files[i::parallel] for i in range(parallel) if batch_files[i::parallel]]
         codes = await asyncio.gather(*(job.association(host, port, batch, group) for group in groups or [[]]))
         code = next((c for c in codes if c is not None), None)
