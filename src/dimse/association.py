@@ -17,9 +17,7 @@ import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydicom.dataset import Dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from typing import TYPE_CHECKING
 
 from . import events as ev
 from .commands import (
@@ -46,7 +44,10 @@ from .names import StatusClass, status_class
 from .negotiation import build_request
 from .pdu import AssociateRQ
 from .scan import Garbled
-from .uids import NATIVE, VERIFICATION
+from .uids import NATIVE, VERIFICATION, DeflatedExplicitVRLittleEndian
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 log = logging.getLogger("dimse.association")
 

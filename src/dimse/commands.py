@@ -1,19 +1,70 @@
 """PS3.7 DIMSE command sets: group 0000 in Implicit VR Little Endian.
 
-A command set is a handful of fixed elements, so it is coded here directly (with VRs
-from pydicom's dictionary) instead of going through a full data set on every message.
+A command set is a handful of fixed elements, so it is coded here directly (keywords and
+VRs from a table of group 0000, copied from the standard's data dictionary) instead of going
+through a full data set on every message -- and without importing pydicom, whose import is
+most of a tool's start-up time.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
-from pydicom.datadict import dictionary_keyword, dictionary_VR, tag_for_keyword
-
 from .errors import ProtocolError
+
+#: PS3.6 group 0000 (retired elements included): tag -> (keyword, VR)
+COMMAND_ELEMENTS: dict[int, tuple[str, str]] = {
+    0x0000: ("CommandGroupLength", "UL"),
+    0x0001: ("CommandLengthToEnd", "UL"),
+    0x0002: ("AffectedSOPClassUID", "UI"),
+    0x0003: ("RequestedSOPClassUID", "UI"),
+    0x0010: ("CommandRecognitionCode", "SH"),
+    0x0100: ("CommandField", "US"),
+    0x0110: ("MessageID", "US"),
+    0x0120: ("MessageIDBeingRespondedTo", "US"),
+    0x0200: ("Initiator", "AE"),
+    0x0300: ("Receiver", "AE"),
+    0x0400: ("FindLocation", "AE"),
+    0x0600: ("MoveDestination", "AE"),
+    0x0700: ("Priority", "US"),
+    0x0800: ("CommandDataSetType", "US"),
+    0x0850: ("NumberOfMatches", "US"),
+    0x0860: ("ResponseSequenceNumber", "US"),
+    0x0900: ("Status", "US"),
+    0x0901: ("OffendingElement", "AT"),
+    0x0902: ("ErrorComment", "LO"),
+    0x0903: ("ErrorID", "US"),
+    0x1000: ("AffectedSOPInstanceUID", "UI"),
+    0x1001: ("RequestedSOPInstanceUID", "UI"),
+    0x1002: ("EventTypeID", "US"),
+    0x1005: ("AttributeIdentifierList", "AT"),
+    0x1008: ("ActionTypeID", "US"),
+    0x1020: ("NumberOfRemainingSuboperations", "US"),
+    0x1021: ("NumberOfCompletedSuboperations", "US"),
+    0x1022: ("NumberOfFailedSuboperations", "US"),
+    0x1023: ("NumberOfWarningSuboperations", "US"),
+    0x1030: ("MoveOriginatorApplicationEntityTitle", "AE"),
+    0x1031: ("MoveOriginatorMessageID", "US"),
+    0x4000: ("DialogReceiver", "LT"),
+    0x4010: ("TerminalType", "LT"),
+    0x5010: ("MessageSetID", "SH"),
+    0x5020: ("EndMessageID", "SH"),
+    0x5110: ("DisplayFormat", "LT"),
+    0x5120: ("PagePositionID", "LT"),
+    0x5130: ("TextFormatID", "CS"),
+    0x5140: ("NormalReverse", "CS"),
+    0x5150: ("AddGrayScale", "CS"),
+    0x5160: ("Borders", "CS"),
+    0x5170: ("Copies", "IS"),
+    0x5180: ("CommandMagnificationType", "CS"),
+    0x5190: ("Erase", "CS"),
+    0x51A0: ("Print", "CS"),
+    0x51B0: ("Overlays", "US"),
+}
+_TAG_FOR_KEYWORD = {keyword: tag for tag, (keyword, _) in COMMAND_ELEMENTS.items()}
+_VR = {tag: vr for tag, (_, vr) in COMMAND_ELEMENTS.items()}
 
 # Command Field values (PS3.7 E.1)
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
@@ -82,11 +133,8 @@ class Command:
 
     def items(self) -> Iterator[tuple[str, Any]]:
         for tag, value in sorted(self._elements.items()):
-            try:
-                keyword = dictionary_keyword(tag)
-            except KeyError:  # pydicom raises for tags it does not know
-                keyword = ""
-            yield (keyword or f"{tag:08X}"), value
+            known = COMMAND_ELEMENTS.get(tag)
+            yield (known[0] if known else f"{tag:08X}"), value
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Command) and self._elements == other._elements
@@ -108,22 +156,15 @@ class Command:
         return bool(self.get("CommandField", 0) & 0x8000)
 
 
-@lru_cache(maxsize=256)
-def _tag_for_keyword(keyword: str) -> int | None:
-    return tag_for_keyword(keyword)
-
-
-@lru_cache(maxsize=256)
-def _vr(tag: int) -> str:
-    """pydicom's VR for a group 0000 tag (cached: every message looks up the same few)."""
-    return dictionary_VR(tag)
-
-
 def _tag(keyword: str) -> int:
-    tag = _tag_for_keyword(keyword)
-    if tag is None or tag >> 16 != 0:
+    tag = _TAG_FOR_KEYWORD.get(keyword)
+    if tag is None:
         raise AttributeError(f"{keyword} is not a command element keyword")
     return tag
+
+
+def _vr(tag: int) -> str:
+    return _VR[tag]
 
 
 def _encode_value(tag: int, value: Any) -> bytes:

@@ -13,19 +13,23 @@ import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filebase import DicomBytesIO
-from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
-from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import DimseError
 from .scan import Truncated, scan, scan_meta
-from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from .uids import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ImplicitVRLittleEndian,
+)
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+# pydicom (and numpy through it) is imported inside the functions that decode or encode: a
+# file streamed as it is needs neither, and their import is most of a tool's start-up time.
 
 
 class BadDicomFile(DimseError):
@@ -57,14 +61,8 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
             if quick is not None:
                 values, offset = quick
             else:
-                fp.seek(0)
-                read_preamble(fp, False)
-                meta = _read_file_meta_info(fp)
-                offset = fp.tell()
-                values = tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords)
+                values, offset = _pydicom_meta(fp, keywords)
             size = fp.seek(0, io.SEEK_END)
-    except InvalidDicomError as exc:
-        raise BadDicomFile(f"not a DICOM Part 10 file: {exc}") from None
     except (OSError, ValueError, EOFError) as exc:
         raise BadDicomFile(str(exc)) from None
     for keyword, value in zip(keywords, values, strict=True):
@@ -73,10 +71,26 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
     return Part10Header(path, *values, offset, size - offset)
 
 
+def _pydicom_meta(fp: BinaryIO, keywords: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+    """The meta group through pydicom, for files ``scan_meta`` leaves to it."""
+    from pydicom.errors import InvalidDicomError
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    fp.seek(0)
+    try:
+        read_preamble(fp, False)
+        meta = _read_file_meta_info(fp)
+    except InvalidDicomError as exc:
+        raise BadDicomFile(f"not a DICOM Part 10 file: {exc}") from None
+    return tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords), fp.tell()
+
+
 def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str, str]:
     """SOP Class and Instance UID from the data set of a Part 10 file (not its meta header),
     after checking that the data set is structurally whole (see :mod:`dimse.scan`)."""
     if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        from pydicom import dcmread
+
         try:
             ds = dcmread(header.path, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
         except Exception as exc:  # pydicom raises many kinds on bad input
@@ -95,6 +109,8 @@ def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str
 
 def read_any(path: str | Path) -> Dataset:
     """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding)."""
+    from pydicom import dcmread
+
     try:
         return dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many kinds on bad input
@@ -102,8 +118,7 @@ def read_any(path: str | Path) -> Dataset:
 
 
 def _flags(transfer_syntax: str) -> tuple[bool, bool]:
-    ts = UID(transfer_syntax)
-    return ts == ImplicitVRLittleEndian, ts != ExplicitVRBigEndian
+    return transfer_syntax == ImplicitVRLittleEndian, transfer_syntax != ExplicitVRBigEndian
 
 
 _WORD_SIZE = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
@@ -128,6 +143,9 @@ def encode_dataset(
 
     Changing byte order swaps OW/OF/OL/OD/OV values too, which pydicom leaves as they are.
     """
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
     implicit, little = _flags(transfer_syntax)
     source_little = ds.original_encoding[1] if ds.original_encoding[1] is not None else True
     swap = source_little != little
@@ -156,6 +174,8 @@ def encode_dataset(
 
 def decode_dataset(data: bytes, transfer_syntax: str) -> Dataset:
     """Decode a data set received in ``transfer_syntax``; errors become :class:`BadDicomFile`."""
+    from pydicom.filereader import read_dataset
+
     try:
         if transfer_syntax == DeflatedExplicitVRLittleEndian:
             data = zlib.decompress(data, -zlib.MAX_WBITS)
@@ -169,6 +189,8 @@ def decode_dataset(data: bytes, transfer_syntax: str) -> Dataset:
 
 def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae: str = "") -> FileMetaDataset:
     """Fresh file meta information for a received object."""
+    from pydicom.dataset import FileMetaDataset
+
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = sop_class
@@ -183,6 +205,9 @@ def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae
 
 def part10_prefix(meta: FileMetaDataset) -> bytes:
     """Preamble, ``DICM`` and the encoded file meta group."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_file_meta_info
+
     fp = DicomBytesIO()
     fp.write(bytes(128) + b"DICM")
     write_file_meta_info(fp, meta, enforce_standard=True)

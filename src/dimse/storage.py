@@ -7,10 +7,9 @@ UID only after the UID was checked to be a valid UID (digits and dots).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
-
-from pydicom.uid import UID
 
 from .errors import DimseError
 from .modality import modality_prefix
@@ -20,8 +19,13 @@ class UnsafeName(DimseError):
     """A peer-supplied UID that must not become a file name."""
 
 
+#: PS3.5 9.1 (pydicom's rule, without importing pydicom): numeric components, no leading zeros
+_VALID_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+
+
 def is_valid_uid(value: str) -> bool:
-    return bool(value) and UID(value).is_valid
+    value = value.strip()  # as pydicom's UID does
+    return 0 < len(value) <= 64 and _VALID_UID.fullmatch(value) is not None
 
 
 def object_filename(sop_class: str, sop_instance: str) -> str:

@@ -11,14 +11,14 @@ import logging
 import os
 import re
 
-from pydicom.datadict import add_dict_entries, add_private_dict_entries, dictionary_has_tag
-
 _PUBLIC = re.compile(r"^\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)$")
 _PRIVATE = re.compile(r'^\(([0-9A-Fa-f]{4}),"([^"]*)",([0-9A-Fa-f]{2})\)$')
 
 
 def load(path: str) -> int:
     """Add the entries of one dictionary file; returns how many were new."""
+    from pydicom.datadict import add_dict_entries, add_private_dict_entries, dictionary_has_tag
+
     public: dict[int, tuple[str, str, str, str, str]] = {}
     private: dict[str, dict[int, tuple[str, str, str, str]]] = {}
     with open(path, encoding="utf-8", errors="replace") as fp:

@@ -10,19 +10,26 @@ Errors say which file and line and what is wrong, in DCMTK's words.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass, field
-
-from pydicom._uid_dict import UID_dictionary
 
 from ..dcmtk_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
 from ..negotiation import MAX_CONTEXTS
 from ..pdu import RoleSelection, SOPClassExtendedNegotiation
 
+
+@functools.cache
+def _by_keyword() -> dict[str, str]:
+    """pydicom's UID keywords (imported only when a profile names a UID by keyword)."""
+    from pydicom._uid_dict import UID_dictionary
+
+    return {entry[4]: uid for uid, entry in UID_dictionary.items()}
+
+
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _NUMBERED = re.compile(r"^([A-Z_-]*?)([1-9][0-9]*)$")
-_BY_KEYWORD = {entry[4]: uid for uid, entry in UID_dictionary.items()}
 _BY_DCMTK_NAME = {name: uid for uid, name in SOP_CLASS_NAMES.items()} | {
     names[0]: uid for uid, names in TRANSFER_SYNTAX_NAMES.items()
 }
@@ -141,7 +148,7 @@ class AssociationConfig:
         """A UID or a name; abstract syntaxes are not trimmed (DCMTK does not trim them either)."""
         name = entry.value.strip() if text is None else text
         name = name[1:] if name.startswith("=") else name
-        uid = name if _UID.match(name) else _BY_DCMTK_NAME.get(name) or _BY_KEYWORD.get(name)
+        uid = name if _UID.match(name) else _BY_DCMTK_NAME.get(name) or _by_keyword().get(name)
         if not uid:
             raise ConfigError(self._where(entry.line) + f"not a valid {what} UID: {name}")
         return uid

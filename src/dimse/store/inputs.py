@@ -12,9 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom import dcmread
-from pydicom.uid import UID
-
 from ..datasets import BadDicomFile, read_part10_header
 from ..modality import MODALITY_PREFIX
 from ..sopclasses import STORAGE_CLASSES
@@ -70,6 +67,8 @@ def is_storage_class(uid: str) -> bool:
     """Known as a storage SOP class (DCMTK's tables, or pydicom's dictionary)."""
     if uid in MODALITY_PREFIX or uid in STORAGE_CLASSES:
         return True
+    from pydicom.uid import UID
+
     known = UID(uid)
     return known.is_valid and "Storage" in known.name and known.name != uid
 
@@ -88,6 +87,8 @@ def read_sop_uids(path: str, mode: ReadMode, uid_padding: bool) -> tuple[str, st
 
 def dataset_sop_uids(path: str, mode: ReadMode, uid_padding: bool) -> tuple[str, str]:
     """SOP Class and Instance UID read from the data set (pixel data is not read)."""
+    from pydicom import dcmread
+
     try:
         ds = dcmread(
             path,

@@ -9,9 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+
+def generate_uid() -> str:
+    from pydicom.uid import generate_uid as pydicom_generate_uid
+
+    return pydicom_generate_uid()
+
 
 _ATTRIBUTES = {
     "PatientName": 0x00100010,

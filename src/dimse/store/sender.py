@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from ..association import Association
 from ..cli.conditions import PEER_ABORTED, describe
@@ -32,6 +31,9 @@ from ..uids import NATIVE
 from .inputs import ReadMode
 from .invent import Inventor
 from .transcode import TranscodeError, Transcoder
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
 DEFLATED = "1.2.840.10008.1.2.1.99"

@@ -9,13 +9,14 @@ pydicom's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from typing import TYPE_CHECKING
 
 from ..datasets import encode_dataset
 from ..errors import DimseError
 from ..uids import NATIVE
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: compressed syntaxes whose decoding does not give back the original pixels
 LOSSY = frozenset(
@@ -28,6 +29,12 @@ LOSSY = frozenset(
         *(f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)),
     }
 )
+
+
+def _name(uid: str) -> str:
+    from pydicom.uid import UID
+
+    return UID(uid).name
 
 
 class TranscodeError(DimseError):
@@ -54,15 +61,15 @@ class Transcoder:
         if self.decompress == "never":
             raise TranscodeError("decompression is disabled (-dn)")
         if source in LOSSY and self.decompress != "lossy":
-            raise TranscodeError(f"{UID(source).name} is lossy; decompress it only with +dly")
+            raise TranscodeError(f"{_name(source)} is lossy; decompress it only with +dly")
         try:
             ds.decompress(generate_instance_uid=False)
         except Exception as exc:  # codec plugins raise many kinds
-            raise TranscodeError(f"cannot decompress {UID(source).name}: {exc}") from None
+            raise TranscodeError(f"cannot decompress {_name(source)}: {exc}") from None
 
     def _compress(self, ds: Dataset, target: str) -> bytes:
         try:
             ds.compress(target, generate_instance_uid=target in LOSSY)
         except Exception as exc:
-            raise TranscodeError(f"cannot compress to {UID(target).name}: {exc}") from None
+            raise TranscodeError(f"cannot compress to {_name(target)}: {exc}") from None
         return encode_dataset(ds, target)

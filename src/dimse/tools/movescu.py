@@ -15,9 +15,9 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydicom.dataset import Dataset
-from tqdm import tqdm
 
 from .. import dumps
 from ..association import Association, Timeouts
@@ -26,6 +26,7 @@ from ..cli.app import add_ae_titles, add_max_pdu, add_output_directory, end_asso
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
+from ..cli.progress import progress_bar as make_bar
 from ..datasets import BadDicomFile
 from ..dsdump import dump_dataset
 from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
@@ -500,13 +501,11 @@ async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_
     return code
 
 
-def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> tqdm:
+def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> Any:
     """Sub-operations done of all, failures and bytes received, on stderr when it is a terminal."""
     enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
     size = shutil.get_terminal_size((80, 24))
-    bar = tqdm(
-        total=0, unit="obj", file=sys.stderr, disable=not enabled, leave=False, ncols=size.columns, nrows=size.lines
-    )
+    bar = make_bar(enabled, total=0, unit="obj", file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines)
 
     def update() -> None:
         c = mover.counts

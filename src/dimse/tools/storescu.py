@@ -16,8 +16,7 @@ import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import Any
 
 from .. import dumps
 from ..association import Association
@@ -26,6 +25,7 @@ from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association,
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
+from ..cli.progress import progress_bar as make_bar
 from ..errors import AssociationRejected, DimseError
 from ..negotiation import MAX_CONTEXTS, build_request
 from ..sopclasses import STORESCU_DEFAULT_CLASSES
@@ -191,18 +191,18 @@ def _batches(classes: list[str], proposed: proposal.Proposal) -> list[list[str]]
     return batches
 
 
-def progress_bar(files: list[str], repeat: int, log: logging.Logger) -> tqdm:
+def progress_bar(files: list[str], repeat: int, log: logging.Logger) -> Any:
     """Files, bytes, rate and ETA on stderr, only when it is a terminal and nothing is logged
     below warnings (the bar would fight with the log lines)."""
     enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
     total = sum(inputs.file_size(f) for f in files) * repeat if enabled else 0
-    return tqdm(
+    return make_bar(
+        enabled,
         total=total,
         unit="B",
         unit_scale=True,
         unit_divisor=1024,
         file=sys.stderr,
-        disable=not enabled,
         leave=False,
         # a terminal may report a size of 0x0; tqdm then draws nothing
         ncols=shutil.get_terminal_size((80, 24)).columns,
