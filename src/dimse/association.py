@@ -99,6 +99,8 @@ class Association:
         self._message_id = 0
         self._closed = False
         self.peer = writer.get_extra_info("peername")
+        #: the error that ended reading, if any (a TLS alert tells why a peer hung up)
+        self.read_error: OSError | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -112,19 +114,26 @@ class Association:
         max_send_pdu: int = 0,
         family: int = 0,
         ssl: ssl_module.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> Association:
         """Connect and negotiate; raises AssociationRejected, AssociationAborted,
-        NetworkTimeout or OSError (connection refused, unknown host).
+        NetworkTimeout or OSError (connection refused, unknown host; ssl.SSLError for TLS).
 
         ``family`` (socket.AF_INET, AF_INET6, 0 for any) applies to host names; a literal
-        address is used as it is.  ``ssl`` runs the association over TLS."""
+        address is used as it is.  ``ssl`` runs the association over TLS; the TLS handshake
+        counts against the connect timeout.  ``server_hostname`` is sent as SNI (None: no SNI)."""
         timeouts = timeouts or Timeouts()
         conn = Connection(requestor=True, max_send_pdu=max_send_pdu)
         conn.request(rq)
         try:
             async with asyncio.timeout(_t(timeouts.connect)):
                 reader, writer = await asyncio.open_connection(
-                    host, port, limit=STREAM_LIMIT, family=0 if _is_literal_address(host) else family, ssl=ssl
+                    host,
+                    port,
+                    limit=STREAM_LIMIT,
+                    family=0 if _is_literal_address(host) else family,
+                    ssl=ssl,
+                    server_hostname=(server_hostname or "") if ssl is not None else None,
                 )
         except TimeoutError:
             raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
@@ -143,6 +152,11 @@ class Association:
         if isinstance(event, ev.AssociationRejected):
             rj = event.reject
             raise AssociationRejected(rj.result, rj.source, rj.reason)
+        if isinstance(assoc.read_error, ssl_module.SSLError):
+            raise assoc.read_error  # the peer's TLS alert says more than "connection closed"
+        if ssl is not None and isinstance(event, ev.Aborted) and not event.by_peer:
+            # a TLS 1.3 server checks our certificate after the handshake and just hangs up
+            raise AssociationAborted(f"{_abort_detail(event)} after the TLS handshake (is our certificate trusted?)")
         raise AssociationAborted(_abort_detail(event))
 
     # ------------------------------------------------------------------ properties
@@ -228,7 +242,8 @@ class Association:
                 await self._close()
                 return
             raise NetworkTimeout("network receive timed out") from None
-        except OSError:
+        except OSError as exc:
+            self.read_error = exc
             data = b""
         self.conn.receive_data(data)
         if not data:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from .names import abort_text
 from .negotiation import AcceptorPolicy, negotiate
 from .pdu import AssociateAC, AssociateRQ
 from .storage import NullSink
+from .tls import describe_error as describe_tls_error
 
 log = logging.getLogger("dimse.server")
 
@@ -71,6 +73,9 @@ class Acceptor:
     on_finished: Callable[[], None] | None = None
     #: host access control: called with the peer's address; False drops the connection
     admit: Callable[[str], bool] | None = None
+    #: TLS: every connection starts with a handshake under this context (its failure is
+    #: logged and ends that connection only)
+    ssl: ssl_module.SSLContext | None = None
     _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
 
     @property
@@ -97,6 +102,8 @@ class Acceptor:
         if self.admit is not None and peer and not self.admit(peer[0]):
             log.warning("Access control: refused connection from %s", peer[0])
             writer.close()
+            return
+        if self.ssl is not None and not await self._start_tls(writer, peer):
             return
         conn = Connection(requestor=False)
         conn.connection_made()
@@ -128,6 +135,25 @@ class Acceptor:
             finally:
                 if self.on_finished is not None:
                     self.on_finished()
+
+    async def _start_tls(self, writer: asyncio.StreamWriter, peer) -> bool:
+        """The TLS handshake, bounded by the ACSE timeout; False (logged) if it failed."""
+        try:
+            await writer.start_tls(self.ssl, ssl_handshake_timeout=self.timeouts.acse or None)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            text = describe_tls_error(exc)
+            if text is None and isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+                # a port probe or a peer that gave up before saying anything
+                log.info("connection from %s closed before the TLS handshake", peer[0] if peer else "?")
+            else:
+                text = text or f"TLS handshake failed: {str(exc) or type(exc).__name__}"
+                log.error("Receiving Association failed: %s (from %s)", text, peer[0] if peer else "?")
+            writer.transport.abort()
+            if self.on_finished is not None:
+                self.on_finished()
+            return False
+        writer.transport.set_write_buffer_limits(high=1 << 20)
+        return True
 
     async def _run(self, assoc: Association) -> str:
         conn = assoc.conn

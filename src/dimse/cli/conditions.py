@@ -10,6 +10,7 @@ import os
 import socket
 
 from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError
+from ..tls import describe_error as describe_tls_error
 
 PEER_ABORTED = "0006:0317 Peer aborted Association (or never connected)"
 DIMSE_TIMEOUT = "0006:0207 DIMSE No data available (timeout in non-blocking mode)"
@@ -20,6 +21,9 @@ def describe(exc: BaseException) -> str:
     """One line for ``exc`` after ``Association Request Failed:`` or ``Store Failed``."""
     if isinstance(exc, socket.gaierror):
         return f"0006:031c TCP Initialization Error: {exc.strerror or exc}"
+    tls_text = describe_tls_error(exc)
+    if tls_text is not None:
+        return tls_text
     if isinstance(exc, NetworkTimeout):
         if "DIMSE" in str(exc):
             return DIMSE_TIMEOUT

@@ -11,7 +11,7 @@ import logging
 
 from .. import dumps
 from ..association import Association
-from ..cli import network
+from ..cli import network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
@@ -56,12 +56,25 @@ def command_line() -> CommandLine:
     add_max_pdu(cmd)
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
+    tls.add_options(cmd, "client")
     return cmd
 
 
 async def echo_main(parsed: Parsed) -> int:
+    tls.handle_listings(parsed)
     log = configure(parsed, "echoscu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
+    tls.check(parsed, "client")
+    contexts = tls.contexts(parsed, "client", log)
+    if contexts is None:
+        return 1
+    try:
+        return await _echo(parsed, log, host, port, contexts)
+    finally:
+        contexts.finish()
+
+
+async def _echo(parsed: Parsed, log: logging.Logger, host: str, port: int, contexts: tls.TLSContexts) -> int:
     n_ts = network.int_option(parsed, "--propose-ts", 1, 1, len(TRANSFER_SYNTAXES))
     n_pc = network.int_option(parsed, "--propose-pc", 1, 1, 128)
     repeat = network.int_option(parsed, "--repeat", 1, 1)
@@ -74,7 +87,14 @@ async def echo_main(parsed: Parsed) -> int:
     log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
-        assoc = await Association.request(host, port, rq, network.timeouts(parsed))
+        assoc = await Association.request(
+            host,
+            port,
+            rq,
+            network.timeouts(parsed),
+            ssl=contexts.client,
+            server_hostname=contexts.server_hostname,
+        )
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", exc)
         return 1

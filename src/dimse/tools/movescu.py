@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 
 from .. import dumps
 from ..association import Association, Timeouts
-from ..cli import access, network, preferences
+from ..cli import access, network, preferences, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_output_directory, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
@@ -47,6 +47,7 @@ EXIT_NO_PRESENTATION_CONTEXT = 66
 EXIT_CANNOT_CLOSE = 67
 EXIT_MOVE_WARNING = 68
 EXIT_MOVE_ERROR = 69
+EXIT_CANNOT_CREATE_TLS_LAYER = 70
 
 MODELS = {
     "--patient": ("1.2.840.10008.5.1.4.1.2.1.1", "1.2.840.10008.5.1.4.1.2.1.2"),
@@ -122,6 +123,7 @@ def command_line() -> CommandLine:
         "[s]econds: integer (default: 10)",
     )
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
+    tls.add_options(cmd, "both")
     cmd.group("output options")
     cmd.group("general", 1)
     add_output_directory(cmd)
@@ -365,7 +367,9 @@ class Mover:
             self.log.info("Received Final Move Response (%s)", text)
 
 
-async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Acceptor | None, object, int | None]:
+async def _listen(
+    parsed: Parsed, log: logging.Logger, port: int, contexts: tls.TLSContexts
+) -> tuple[Acceptor | None, object, int | None]:
     """The embedded Storage SCP, if ``--port``; returns (acceptor, server, exit code on failure)."""
     output = Path(parsed.value("--output-directory", "."))
     if not output.is_dir():
@@ -391,7 +395,7 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
     receiver.output_format = output_format(parsed)
     # a file to be re-encoded is first stored with its meta header (it says how it was received)
     receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
-    acceptor = Acceptor(policy, receiver, timeouts)
+    acceptor = Acceptor(policy, receiver, timeouts, ssl=contexts.server)
     if parsed.winner("--access-full", "--access-control") == "--access-control":
         lookup = not parsed.has("--disable-host-lookup")
         acceptor.admit = lambda address: access.allowed("movescu", address, lookup)
@@ -404,6 +408,7 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int) -> tuple[Accep
 
 
 async def movescu_main(parsed: Parsed) -> int:
+    tls.handle_listings(parsed)
     log = configure(parsed, "movescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     requests = _identifiers(parsed)
@@ -417,19 +422,28 @@ async def movescu_main(parsed: Parsed) -> int:
     grace = network.int_option(parsed, "--grace-time", 10, 0)
     find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]
     syntaxes = PROPOSALS[parsed.winner(*PROPOSALS) or "--propose-uncompr"]
+    tls.check(parsed, "both")
+    contexts = tls.contexts(parsed, "both", log)
+    if contexts is None:
+        return EXIT_CANNOT_CREATE_TLS_LAYER
     acceptor = server = None
     if listen:
-        acceptor, server, failed = await _listen(parsed, log, listen)
+        acceptor, server, failed = await _listen(parsed, log, listen, contexts)
         if failed is not None:
             return failed
     try:
-        return await _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes)
+        return await _run(
+            parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes, contexts
+        )
     finally:
         if server is not None:
             server.close()
+        contexts.finish()
 
 
-async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes) -> int:
+async def _run(
+    parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes, contexts
+) -> int:
     rq = build_request(
         network.ae_title(parsed, "--aetitle", "MOVESCU"),
         network.ae_title(parsed, "--call", "ANY-SCP"),
@@ -445,7 +459,9 @@ async def _run(parsed, log, host, port, requests, repeat, grace, acceptor, find_
         socket=None,  # pending responses may be far apart; -td bounds the wait
     )
     try:
-        assoc = await Association.request(host, port, rq, timeouts)
+        assoc = await Association.request(
+            host, port, rq, timeouts, ssl=contexts.client, server_hostname=contexts.server_hostname
+        )
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", exc)
         return EXIT_CANNOT_NEGOTIATE

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import dumps
 from ..association import Association, Timeouts
-from ..cli import network, preferences
+from ..cli import network, preferences, tls
 from ..cli.app import add_max_pdu, add_output_directory, add_timeouts, new_command_line, run
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
@@ -52,6 +52,7 @@ def command_line() -> CommandLine:
     cmd.add(None, "--reject", "reject association if no implement. class UID")
     cmd.add(None, "--ignore", "ignore store data, receive but do not store")
     cmd.add("-pm", "--promiscuous", "promiscuous mode, accept unknown SOP classes")
+    tls.add_options(cmd, "server")
     cmd.group("output options")
     cmd.group("general", 1)
     add_output_directory(cmd)
@@ -160,7 +161,9 @@ def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
 
 
 async def storescp_main(parsed: Parsed) -> int:
+    tls.handle_listings(parsed)
     log = configure(parsed, "storescp")
+    tls.check(parsed, "server")
     port = network.port_param(parsed.params[0])
     output = Path(parsed.value("--output-directory", "."))
     if not output.is_dir():
@@ -170,8 +173,11 @@ async def storescp_main(parsed: Parsed) -> int:
     timeouts: Timeouts = network.timeouts(parsed)
     policy = build_policy(parsed, ae)
     services = StoreServices(output, parsed.has("--ignore"), parsed.has("--verbose-pc"), log)
+    contexts = tls.contexts(parsed, "server", log)
+    if contexts is None:
+        return 1
     try:
-        server = await serve(Acceptor(policy, services, timeouts), None, port)
+        server = await serve(Acceptor(policy, services, timeouts, ssl=contexts.server), None, port)
     except OSError as exc:
         log.error("cannot create network: TCP Initialization Error: %s", exc.strerror or exc)
         return 1
@@ -182,6 +188,7 @@ async def storescp_main(parsed: Parsed) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    contexts.finish()
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import dumps
 from ..association import Association
-from ..cli import identity, network
+from ..cli import identity, network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
@@ -127,6 +127,7 @@ def command_line() -> CommandLine:
         "[n]umber: integer (default: 1)",
     )
     identity.add_options(cmd)
+    tls.add_options(cmd, "client")
     cmd.group("reporting (beyond DCMTK)")
     cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
     return cmd
@@ -243,6 +244,7 @@ class Run:
         self.proposed = proposed
         self.config: AssociationConfig | None = None  # -xf: read at start-up, profile used per association
         self.identity = None  # the user identity item, read at start-up
+        self.tls: tls.TLSContexts | None = None  # built at start-up
         self.send_options = SendOptions(
             mode=_read_mode(parsed),
             uid_padding=parsed.has("--uid-padding"),
@@ -303,6 +305,8 @@ class Run:
                 network.timeouts(parsed),
                 network.int_option(parsed, "--max-send-pdu", 0, 4096, 131072),
                 network.address_family(parsed),
+                ssl=self.tls.client if self.tls else None,
+                server_hostname=self.tls.server_hostname if self.tls else None,
             )
         except AssociationRejected as exc:
             log.critical("Association Rejected:\n%s", exc)
@@ -383,10 +387,12 @@ class Run:
 
 
 async def storescu_main(parsed: Parsed) -> int:
+    tls.handle_listings(parsed)
     log = configure(parsed, "storescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     _check_dependencies(parsed, proposal.from_options(parsed))
     identity.check(parsed)
+    tls.check(parsed, "client")
     job = Run(parsed, log)
     try:
         job.identity = identity.request(parsed, log)
@@ -400,6 +406,9 @@ async def storescu_main(parsed: Parsed) -> int:
             log.error("reading config file: %s", exc)
             return 1
     network.timeouts(parsed)  # value checks happen before any work, as in DCMTK
+    job.tls = tls.contexts(parsed, "client", log)
+    if job.tls is None:
+        return 1
     try:
         files = inputs.determine(
             parsed.params[2:],
@@ -452,6 +461,7 @@ async def storescu_main(parsed: Parsed) -> int:
     report = parsed.value("--report")
     if report:
         job.write_report(report, exit_code)
+    job.tls.finish()
     return exit_code
 
 
