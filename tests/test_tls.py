@@ -68,6 +68,24 @@ class PKI:
         self.client_key_der = self._key("client.key.der", client_key, der=True)
         self.client_cert_der = self._der("client.der", _cert("client", client_key, "Test CA", ca_key))
         self.client_key_encrypted = self._key("client-enc.key", client_key, password=b"secret")
+        revoked = _cert("localhost", server_key, "Test CA", ca_key)
+        self.revoked_cert = self._pem("revoked.pem", revoked)
+        now = datetime.datetime.now(datetime.UTC)
+        crl = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(_name("Test CA"))
+            .last_update(now - datetime.timedelta(days=1))
+            .next_update(now + datetime.timedelta(days=30))
+            .add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(revoked.serial_number)
+                .revocation_date(now - datetime.timedelta(hours=1))
+                .build()
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        self.crl = str(folder / "ca.crl")
+        Path(self.crl).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
 
     def _pem(self, name: str, cert: x509.Certificate) -> str:
         path = self.folder / name
@@ -209,6 +227,18 @@ def test_expired_server_certificate(pki, tmp_path):
     assert done.returncode == 1
     assert "certificate has expired" in done.stderr
     assert not list(out.iterdir())
+
+
+def test_revoked_server_certificate(pki, tmp_path):
+    """Ours: +crl makes a revoked peer certificate fail; the same peer passes without the CRL."""
+    port, out = free_port(), tmp_path / "received"
+    out.mkdir()
+    with running(_storescp_args(dcmtk_tool("storescp"), pki, port, out, pki.revoked_cert), port):
+        refused = _ours_storescu(port, "+tls", pki.client_key, pki.client_cert, "+cf", pki.ca, "+crl", pki.crl)
+        accepted = _ours_storescu(port, "+tls", pki.client_key, pki.client_cert, "+cf", pki.ca)
+    assert refused.returncode == 1
+    assert "certificate revoked" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
 
 
 def test_peer_without_tls(pki, tmp_path):

@@ -345,6 +345,7 @@ def _load_identity(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
             key = load_key(key_data, None)
         except TypeError:  # encrypted: now (and only now) ask for the password
             password = settings.password() if callable(settings.password) else settings.password
+            settings.password = password  # asked once, even when two contexts are built
             key = load_key(key_data, (password or "").encode("utf-8"))
     except (ValueError, TypeError) as exc:
         raise TLSSetupError("000b:0004", f"Unable to load private TLS key from '{key_path}'", str(exc)) from None
