@@ -33,6 +33,7 @@ from .pdu import (
     AssociateRJ,
     AssociateRQ,
     PDataTF,
+    PresentationContextRQ,
     ReleaseRP,
     ReleaseRQ,
     decode_pdu,
@@ -87,7 +88,8 @@ class Connection:
         self.contexts: dict[int, PresentationContext] = {}
         self.artim_running = False
         self.should_close = False
-        self._receive_limit = UNLIMITED_PDU_CAP
+        # until our maximum is announced, no PDU may exceed the association PDU limit
+        self._receive_limit = MAX_ASSOCIATE_PDU
         self._in = bytearray()
         self._out: list[bytes | memoryview] = []
         self._events: deque[ev.Event] = deque()
@@ -206,10 +208,14 @@ class Connection:
         """A-RELEASE response (Evt14): grant the peer's release."""
         self._handle(Event.EVT14)
 
-    def abort(self) -> None:
-        """A-ABORT request (Evt15); harmless once the association is already over."""
+    def abort(self, source: int = 0, reason: int = 0) -> None:
+        """A-ABORT request (Evt15); harmless once the association is already over.
+
+        ``source`` 0 is the service user (the default); an acceptor enforcing one of its own
+        limits sends 2 (service provider) with a PS3.8 table 9-26 ``reason``.
+        """
         if self.state not in (State.STA1, State.STA2, State.STA13):
-            self._handle(Event.EVT15)
+            self._handle(Event.EVT15, Abort(source, reason if source == 2 else 0))
 
     # ------------------------------------------------------------------ machinery
 
@@ -233,12 +239,15 @@ class Connection:
         self._out.append(encode(pdu))
 
     def _record_contexts(self, rq: AssociateRQ, ac: AssociateAC) -> None:
-        proposed = {c.context_id: c for c in rq.contexts}
-        self.contexts = {
-            c.context_id: PresentationContext(c.context_id, proposed[c.context_id].abstract_syntax, c.transfer_syntax)
-            for c in ac.contexts
-            if c.result == 0 and c.context_id in proposed
-        }
+        # a repeated context ID counts once, first come first served (as in negotiation)
+        proposed: dict[int, PresentationContextRQ] = {}
+        for c in rq.contexts:
+            proposed.setdefault(c.context_id, c)
+        self.contexts = {}
+        for c in ac.contexts:
+            if c.result == 0 and c.context_id in proposed and c.context_id not in self.contexts:
+                abstract = proposed[c.context_id].abstract_syntax
+                self.contexts[c.context_id] = PresentationContext(c.context_id, abstract, c.transfer_syntax)
 
     def _receive_limit_from(self, sent: AssociateRQ | AssociateAC) -> None:
         self._receive_limit = sent.user_info.max_length or UNLIMITED_PDU_CAP
@@ -358,7 +367,7 @@ class Connection:
     def _aa_1(self, pdu, reason, detail):
         by_peer_event = self.state == State.STA2
         reason = (reason or ABORT_UNEXPECTED_PDU) if by_peer_event else 0
-        self._send(Abort(2 if by_peer_event else 0, reason))
+        self._send(pdu if isinstance(pdu, Abort) else Abort(2 if by_peer_event else 0, reason))
         self.artim_running = True
         self.state = State.STA13
         if by_peer_event:

@@ -2,6 +2,8 @@
 
 The acceptor side follows DCMTK's rule: for each proposed context whose abstract syntax
 we support, take the first transfer syntax of *our* preference list that was proposed.
+Each context ID is answered once (a repeated ID is ignored); an even ID, which PS3.8 does
+not allow, is refused with "no reason (provider rejection)".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from .pdu import (
     ABSTRACT_SYNTAX_NOT_SUPPORTED,
     ACCEPTANCE,
     APPLICATION_CONTEXT,
+    NO_REASON,
     TRANSFER_SYNTAXES_NOT_SUPPORTED,
     AssociateAC,
     AssociateRJ,
@@ -100,12 +103,18 @@ def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | Associat
         if identity_answer is False:
             return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_NO_REASON)
 
-    answers, accepted = [], set()
+    answers, accepted, seen = [], set(), set()
     for ctx in rq.contexts:
+        if ctx.context_id in seen:  # a repeated ID: only its first context gets an answer
+            continue
+        seen.add(ctx.context_id)
         ours = policy.transfer_syntaxes.get(ctx.abstract_syntax, policy.any_abstract)
         # a refused context still carries one transfer syntax sub-item (PS3.8 table 9-18),
         # which the requestor must not test
         placeholder = ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else ""
+        if not ctx.context_id & 1:  # PS3.8 9.3.2.2: IDs are odd
+            answers.append(PresentationContextAC(ctx.context_id, NO_REASON, placeholder))
+            continue
         if ours is None:
             answers.append(PresentationContextAC(ctx.context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED, placeholder))
             continue

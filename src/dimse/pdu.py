@@ -30,6 +30,19 @@ _U32 = struct.Struct(">L")
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
+# Item counts a peer may send; beyond them the PDU is invalid (PDUError).  Each is far above
+# what a conforming peer needs, and each keeps the objects one PDU turns into bounded.
+#: presentation context items per A-ASSOCIATE PDU (the ID is one byte: 256 values)
+MAX_CONTEXT_ITEMS = 256
+#: transfer syntax sub-items per presentation context
+MAX_TRANSFER_SYNTAX_ITEMS = 128
+#: sub-items of the user information item (3 per SOP class for 128 contexts, and a few more)
+MAX_USER_INFO_ITEMS = 512
+#: related general SOP classes in one common extended negotiation sub-item
+MAX_RELATED_CLASSES = 128
+#: PDV items per P-DATA-TF PDU (an empty PDV is 6 bytes on the wire but a few hundred in memory)
+MAX_PDV_ITEMS = 4096
+
 # Presentation context results (PS3.8 table 9-18)
 ACCEPTANCE = 0
 USER_REJECTION = 1
@@ -324,9 +337,15 @@ def _u16_prefixed(data: memoryview, pos: int, what: str) -> tuple[memoryview, in
     return data[pos : pos + length], pos + length
 
 
+def _check_count(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise PDUError(f"more than {limit} {what}")
+
+
 def _decode_user_info(data: memoryview) -> UserInformation:
     ui = UserInformation(max_length=None)
-    for item_type, body, second in _iter_items(data, "user information"):
+    for count, (item_type, body, second) in enumerate(_iter_items(data, "user information"), 1):
+        _check_count(count, MAX_USER_INFO_ITEMS, "user information sub-items")
         if item_type == 0x51:
             if len(body) != 4:
                 raise PDUError("maximum length item must be 4 bytes")
@@ -355,6 +374,7 @@ def _decode_user_info(data: memoryview) -> UserInformation:
             while rpos < len(related_raw):
                 uid, rpos = _u16_prefixed(related_raw, rpos, "related general SOP class")
                 related.append(_uid_text(uid, "related general SOP class"))
+                _check_count(len(related), MAX_RELATED_CLASSES, "related general SOP classes")
             ui.common_extended.append(
                 SOPClassCommonExtendedNegotiation(
                     _uid_text(sop, "SOP class UID"), _uid_text(service, "service class UID"), related, second
@@ -391,18 +411,21 @@ def _decode_associate(body: memoryview, is_rq: bool) -> AssociateRQ | AssociateA
         elif item_type == 0x20 and is_rq:
             if len(item) < 4:
                 raise PDUError("truncated presentation context item")
+            _check_count(len(contexts) + 1, MAX_CONTEXT_ITEMS, "presentation context items")
             abstract, syntaxes = None, []
             for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
                 if sub_type == 0x30:
                     abstract = _uid_text(sub, "abstract syntax")
                 elif sub_type == 0x40:
                     syntaxes.append(_uid_text(sub, "transfer syntax"))
+                    _check_count(len(syntaxes), MAX_TRANSFER_SYNTAX_ITEMS, "transfer syntaxes in one context")
             if abstract is None:
                 raise PDUError(f"presentation context {item[0]} has no abstract syntax")
             contexts.append(PresentationContextRQ(item[0], abstract, syntaxes))
         elif item_type == 0x21 and not is_rq:
             if len(item) < 4:
                 raise PDUError("truncated presentation context item")
+            _check_count(len(contexts) + 1, MAX_CONTEXT_ITEMS, "presentation context items")
             ts = ""
             for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
                 if sub_type == 0x40:
@@ -428,6 +451,7 @@ def decode_pdata(body: memoryview) -> PDataTF:
         if length < 2 or pos + 4 + length > end:
             raise PDUError(f"PDV item length {length} does not fit its P-DATA-TF PDU")
         pdvs.append(PDV(ctx, bool(control & 1), bool(control & 2), body[pos + 6 : pos + 4 + length]))
+        _check_count(len(pdvs), MAX_PDV_ITEMS, "PDV items in a P-DATA-TF PDU")
         pos += 4 + length
     if not pdvs:
         raise PDUError("P-DATA-TF PDU without a PDV item")

@@ -1,7 +1,9 @@
 """The acceptor: serve associations with a :class:`Services` object, many at once.
 
 Every association runs in its own task; whatever one peer does (garbage, aborts, stalls)
-ends that association only, and the server goes on accepting.
+ends that association only, and the server goes on accepting.  The acceptor's own limits
+(simultaneous associations, data set size and time) are fields of :class:`Acceptor`; each
+violation is logged on ``dimse.server`` (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from . import events as ev
 from .association import STREAM_LIMIT, Association, Timeouts, configure_socket
 from .commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
 from .connection import Connection, PresentationContext
-from .errors import DimseError
-from .names import abort_text
+from .errors import DimseError, NetworkTimeout
+from .names import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION, abort_text
 from .negotiation import AcceptorPolicy, negotiate
-from .pdu import AssociateAC, AssociateRQ
+from .pdu import AssociateAC, AssociateRJ, AssociateRQ
 from .storage import NullSink
 from .tls import describe_error as describe_tls_error
 
@@ -31,6 +33,13 @@ STATUS_SOP_CLASS_NOT_SUPPORTED = 0x0122
 STATUS_PROCESSING_FAILURE = 0x0110
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC000
+
+#: A-ASSOCIATE-RJ beyond ``Acceptor.max_associations``: transient, provider (presentation), local limit
+LIMIT_REJECT = AssociateRJ(REJECT_TRANSIENT, SOURCE_PRESENTATION, REASON_LOCAL_LIMIT)
+
+
+class LimitExceeded(DimseError):
+    """A peer went beyond one of the acceptor's limits; the association is aborted."""
 
 
 class Services:
@@ -73,15 +82,32 @@ class Acceptor:
     on_finished: Callable[[], None] | None = None
     #: host access control: called with the peer's address; False drops the connection
     admit: Callable[[str], bool] | None = None
+    #: associations served at once (counted from their A-ASSOCIATE-RQ); one more is answered
+    #: A-ASSOCIATE-RJ transient / service provider (presentation) / local limit exceeded, so a
+    #: flood of peers cannot exhaust memory and file descriptors.  None: no limit
+    max_associations: int | None = 64
+    #: largest data set received (bytes); a bigger one is aborted (A-ABORT service provider,
+    #: reason not specified) and nothing is kept.  None: no limit (DICOM objects may be huge)
+    max_dataset_bytes: int | None = None
+    #: seconds a data set may take from its command to its last fragment; a slower one is
+    #: aborted like a too large one.  Stops a peer that trickles bytes just fast enough to beat
+    #: the socket timeout.  None: no limit (a large object on a slow link takes long)
+    dataset_time_limit: float | None = None
     #: TLS: every connection starts with a handshake under this context (its failure is
     #: logged and ends that connection only)
     ssl: ssl_module.SSLContext | None = None
     _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+    _associations: int = field(default=0, init=False, repr=False)
 
     @property
     def active(self) -> int:
-        """Associations being served right now."""
+        """Connections being served right now."""
         return len(self._active)
+
+    @property
+    def associations(self) -> int:
+        """Associations counted against ``max_associations`` right now."""
+        return self._associations
 
     async def finish(self, grace: float | None) -> int:
         """Give running associations ``grace`` seconds to end, then abort them; returns how
@@ -117,6 +143,15 @@ class Acceptor:
             how = "aborted by us"
             await assoc.abort()
             raise
+        except LimitExceeded as exc:
+            how = str(exc)
+            log.warning("%s: %s: A-ABORT (%s)", _who(assoc), exc, abort_text(2, 0))
+            assoc.conn.abort(2, 0)
+            await assoc.abort()
+        except NetworkTimeout as exc:
+            how = str(exc)
+            log.warning("%s: %s: connection dropped", _who(assoc), exc)
+            await assoc.abort()
         except DimseError as exc:
             how = str(exc)
             await assoc.abort()
@@ -157,12 +192,35 @@ class Acceptor:
 
     async def _run(self, assoc: Association) -> str:
         conn = assoc.conn
-        event = await assoc._next_event(None, "A-ASSOCIATE-RQ")  # ARTIM bounds this wait
+        # ARTIM bounds each read and, here, the whole request: a peer cannot trickle it in
+        event = await assoc._next_event(self.timeouts.acse, "A-ASSOCIATE-RQ")
         if isinstance(event, ev.Aborted):
-            return "aborted before association: " + (event.detail or abort_text(event.source, event.reason))
+            detail = event.detail or abort_text(event.source, event.reason)
+            if not event.by_peer:
+                log.warning("%s: %s: A-ABORT (%s)", _who(assoc), detail, abort_text(event.source, event.reason))
+            return "aborted before association: " + detail
         assert isinstance(event, ev.AssociationRequested)
         self.services.association_requested(event.request)
-        answer = negotiate(event.request, self.policy)
+        if self.max_associations is not None and self._associations >= self.max_associations:
+            log.warning(
+                "%s: association rejected: %d associations already (limit %d)",
+                _who(assoc),
+                self._associations,
+                self.max_associations,
+            )
+            conn.reject(LIMIT_REJECT)
+            await assoc._flush()
+            await assoc._close()
+            return "rejected"
+        self._associations += 1
+        try:
+            return await self._negotiated(assoc, event.request)
+        finally:
+            self._associations -= 1
+
+    async def _negotiated(self, assoc: Association, request: AssociateRQ) -> str:
+        conn = assoc.conn
+        answer = negotiate(request, self.policy)
         if not isinstance(answer, AssociateAC):
             conn.reject(answer)
             await assoc._flush()
@@ -179,7 +237,11 @@ class Acceptor:
                 await assoc._close()
                 return "released"
             if isinstance(event, ev.Aborted):
-                return "aborted" if event.by_peer else f"aborted: {event.detail}"
+                if event.by_peer:
+                    return "aborted"
+                if event.reason:  # the core caught a protocol violation (a lost connection has none)
+                    log.warning("%s: %s: A-ABORT (%s)", _who(assoc), event.detail, abort_text(2, event.reason))
+                return f"aborted: {event.detail}"
             assert isinstance(event, ev.CommandReceived)
             await self._dispatch(assoc, event.context_id, event.command)
 
@@ -192,7 +254,7 @@ class Acceptor:
             status = await self.services.echo(assoc, command)
         else:
             if command.has_dataset:
-                await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+                await self._receive_dataset(assoc, _drop)
             if command.is_response:
                 log.warning("ignoring unexpected %s", command.name)
                 return
@@ -205,18 +267,48 @@ class Acceptor:
             log.warning(
                 "C-STORE of %s on a context for %s: refused", command.get("AffectedSOPClassUID"), ctx.abstract_syntax
             )
-            await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+            await self._receive_dataset(assoc, _drop)
             return STATUS_SOP_CLASS_NOT_SUPPORTED
         sink = self.services.store_sink(assoc, ctx, command)
         if isinstance(sink, int):
-            await assoc.receive_dataset(lambda _: None, self.timeouts.dimse)
+            await self._receive_dataset(assoc, _drop)
             return sink
         try:
-            await assoc.receive_dataset(sink.write, self.timeouts.dimse)
+            await self._receive_dataset(assoc, sink.write)
         except BaseException:
             sink.discard()
             raise
         return self.services.store_done(assoc, ctx, command, sink)
+
+    async def _receive_dataset(self, assoc: Association, write: Callable[[memoryview], object]) -> int:
+        """The data set that follows a command, within ``max_dataset_bytes`` and
+        ``dataset_time_limit`` (raises LimitExceeded); a refused or ignored one counts too."""
+        limit, size = self.max_dataset_bytes, 0
+
+        def bounded(piece: memoryview) -> None:
+            nonlocal size
+            size += len(piece)
+            if size > limit:
+                raise LimitExceeded(f"data set larger than {limit} bytes")
+            write(piece)
+
+        receiver = write if limit is None else bounded
+        try:
+            async with asyncio.timeout(self.dataset_time_limit or None) as deadline:
+                return await assoc.receive_dataset(receiver, self.timeouts.dimse)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise LimitExceeded(f"data set not received within {self.dataset_time_limit} s") from None
+
+
+def _drop(piece: memoryview) -> None:
+    """The sink of a data set that is read and thrown away."""
+
+
+def _who(assoc: Association) -> str:
+    peer = assoc.peer
+    return f"Peer {peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "Peer"
 
 
 async def serve(acceptor: Acceptor, host: str | None, port: int, **kwargs) -> asyncio.Server:
