@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from dimse import Acceptor, AcceptorPolicy, AssociationRejected, Services, Timeouts, associate, serve
 from dimse.commands import c_echo_rq, c_store_rq, decode_command, encode_command
-from dimse.connection import MAX_ASSOCIATE_PDU, Connection
+from dimse.connection import MAX_ASSOCIATE_PDU, MAX_SEND_PDU, Connection
 from dimse.errors import PDUError
 from dimse.fsm import State
 from dimse.negotiation import build_request, negotiate
@@ -320,6 +320,18 @@ def test_peer_claiming_a_4_gb_maximum_pdu_is_served(server):
         tracemalloc.stop()
     assert peak < MEMORY_BOUND
     sock.close()
+
+
+def test_a_4_gb_maximum_claimed_by_an_scp_is_capped_for_what_we_send():
+    """An SCP announcing a 4 GB maximum PDU cannot make us read and send 4 GB fragments."""
+    conn = Connection(requestor=True)
+    conn.request(request())
+    conn.connection_made()
+    accept = negotiate(request(), POLICY)
+    accept.user_info.max_length = FOUR_GB
+    conn.receive_data(encode(accept))
+    assert conn.peer_max_pdu == FOUR_GB
+    assert conn.max_fragment == MAX_SEND_PDU - 12
 
 
 # ---------------------------------------------------------------------------- truncated PDUs

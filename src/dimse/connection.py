@@ -57,6 +57,8 @@ MAX_ASSOCIATE_PDU = 1 << 20
 UNLIMITED_PDU_CAP = 16 << 20
 #: Send fragment size when the peer advertised "no maximum" (0).
 DEFAULT_SEND_PDU = 256 << 10
+#: Largest PDU we send, whatever the peer announces (up to 4 GB): bounds what one fragment costs.
+MAX_SEND_PDU = 16 << 20
 #: Largest command set accepted.
 MAX_COMMAND_SET = 64 << 10
 
@@ -159,7 +161,7 @@ class Connection:
     def max_fragment(self) -> int:
         """Largest PDV payload we send: the peer's maximum PDU less 12 bytes of headers,
         the figure DCMTK uses (and logs as "Max Send PDV")."""
-        limit = self.peer_max_pdu or DEFAULT_SEND_PDU
+        limit = min(self.peer_max_pdu or DEFAULT_SEND_PDU, MAX_SEND_PDU)
         if self.max_send_pdu:
             limit = min(limit, self.max_send_pdu)
         return max(limit - 12, 1)
