@@ -59,6 +59,40 @@ def add_timeouts(cmd: CommandLine, connect: bool = True) -> None:
     cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
 
 
+def add_server_limits(cmd: CommandLine) -> None:
+    """Limits on what peers of our acceptor may do (beyond DCMTK; docs/security.md)."""
+    cmd.add(
+        None,
+        "--max-associations",
+        "serve at most n associations at once; more are\nrejected (transient, local limit exceeded)",
+        "[n]umber: integer (default: 64)",
+    )
+    cmd.add(
+        None,
+        "--max-dataset-size",
+        "abort an association whose data set exceeds\nn megabytes (default: unlimited)",
+        "[n]umber: integer",
+    )
+    cmd.add(
+        None,
+        "--dataset-timeout",
+        "abort an association whose data set takes longer\nthan s seconds to arrive (default: unlimited)",
+        "[s]econds: integer",
+    )
+
+
+def server_limits(parsed) -> dict:
+    """Acceptor keyword arguments for :func:`add_server_limits`' options."""
+    from .network import int_option
+
+    size = int_option(parsed, "--max-dataset-size", None, 1)
+    return {
+        "max_associations": int_option(parsed, "--max-associations", 64, 1),
+        "max_dataset_bytes": size * 1024 * 1024 if size else None,
+        "dataset_time_limit": int_option(parsed, "--dataset-timeout", None, 1),
+    }
+
+
 async def end_association(assoc, abort: bool, log) -> BaseException | None:
     """Release (or, with ``--abort``, abort) with DCMTK's INFO line; returns the failure, if any."""
     from ..errors import DimseError

@@ -22,7 +22,16 @@ from pydicom.dataset import Dataset
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import access, network, preferences, tls
-from ..cli.app import add_ae_titles, add_max_pdu, add_output_directory, end_association, new_command_line, run
+from ..cli.app import (
+    add_ae_titles,
+    add_max_pdu,
+    add_output_directory,
+    add_server_limits,
+    end_association,
+    new_command_line,
+    run,
+    server_limits,
+)
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
@@ -123,6 +132,8 @@ def command_line() -> CommandLine:
         "[s]econds: integer (default: 10)",
     )
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
+    cmd.group("limits on incoming associations (beyond DCMTK)", 1)
+    add_server_limits(cmd)
     tls.add_options(cmd, "both")
     cmd.group("output options")
     cmd.group("general", 1)
@@ -395,7 +406,7 @@ async def _listen(
     receiver.output_format = output_format(parsed)
     # a file to be re-encoded is first stored with its meta header (it says how it was received)
     receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
-    acceptor = Acceptor(policy, receiver, timeouts, ssl=contexts.server)
+    acceptor = Acceptor(policy, receiver, timeouts, ssl=contexts.server, **server_limits(parsed))
     if parsed.winner("--access-full", "--access-control") == "--access-control":
         lookup = not parsed.has("--disable-host-lookup")
         acceptor.admit = lambda address: access.allowed("movescu", address, lookup)

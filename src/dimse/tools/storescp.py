@@ -17,7 +17,15 @@ from pathlib import Path
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import network, preferences, tls
-from ..cli.app import add_max_pdu, add_output_directory, add_timeouts, new_command_line, run
+from ..cli.app import (
+    add_max_pdu,
+    add_output_directory,
+    add_server_limits,
+    add_timeouts,
+    new_command_line,
+    run,
+    server_limits,
+)
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..commands import Command
@@ -52,6 +60,8 @@ def command_line() -> CommandLine:
     cmd.add(None, "--reject", "reject association if no implement. class UID")
     cmd.add(None, "--ignore", "ignore store data, receive but do not store")
     cmd.add("-pm", "--promiscuous", "promiscuous mode, accept unknown SOP classes")
+    cmd.group("limits (beyond DCMTK)", 1)
+    add_server_limits(cmd)
     tls.add_options(cmd, "server")
     cmd.group("output options")
     cmd.group("general", 1)
@@ -177,7 +187,9 @@ async def storescp_main(parsed: Parsed) -> int:
     if contexts is None:
         return 1
     try:
-        server = await serve(Acceptor(policy, services, timeouts, ssl=contexts.server), None, port)
+        server = await serve(
+            Acceptor(policy, services, timeouts, ssl=contexts.server, **server_limits(parsed)), None, port
+        )
     except OSError as exc:
         log.error("cannot create network: TCP Initialization Error: %s", exc.strerror or exc)
         return 1
