@@ -54,6 +54,7 @@ log = logging.getLogger("dimse.association")
 READ_SIZE = 256 << 10
 STREAM_LIMIT = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
+_MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
 
 
 @dataclass
@@ -99,6 +100,8 @@ class Association:
         self._message_id = 0
         self._closed = False
         self.peer = writer.get_extra_info("peername")
+        #: the socket's descriptor for direct vectored writes (plain TCP only, not TLS)
+        self._raw_fd = _plain_socket_fd(writer)
         #: the error that ended reading, if any (a TLS alert tells why a peer hung up)
         self.read_error: OSError | None = None
 
@@ -191,14 +194,38 @@ class Association:
     async def _flush(self) -> None:
         buffers = self.conn.data_to_send()
         if buffers and not self._closed:
-            self._writer.writelines(buffers)
-            try:
-                async with asyncio.timeout(_t(self.timeouts.socket)):
-                    await self._writer.drain()
-            except TimeoutError:
-                raise NetworkTimeout("network send timed out") from None
+            self._write(buffers)
+            if not self._writer.transport.get_write_buffer_size():
+                await self._writer.drain()  # all sent: nothing to wait for, no timer to set
+            else:
+                try:
+                    async with asyncio.timeout(_t(self.timeouts.socket)):
+                        await self._writer.drain()
+                except TimeoutError:
+                    raise NetworkTimeout("network send timed out") from None
         if self.conn.should_close:
             await self._close()
+
+    def _write(self, buffers: list[bytes | memoryview]) -> None:
+        """PDU headers and payload pieces in one ``writev`` when the transport has nothing
+        queued (asyncio's ``writelines`` would first join them into one copy); what the
+        socket does not take goes to the transport, which keeps the order and the
+        back-pressure."""
+        transport = self._writer.transport
+        if self._raw_fd is not None and not transport.is_closing() and not transport.get_write_buffer_size():
+            try:
+                sent = os.writev(self._raw_fd, buffers[:_MAX_IOV])
+            except OSError:  # would block, or broken: the transport meets it too and reports it
+                sent = 0
+            while sent and buffers:
+                size = len(buffers[0])
+                if sent < size:
+                    buffers[0] = memoryview(buffers[0])[sent:]
+                    break
+                sent -= size
+                del buffers[0]
+        if buffers:
+            self._writer.writelines(buffers)
 
     async def _close(self) -> None:
         if self._closed:
@@ -217,6 +244,9 @@ class Association:
         ``timeout`` bounds the whole wait (ACSE or DIMSE timeout); the socket timeout bounds
         each read; the ARTIM timer is run here whenever the connection asks for it.
         """
+        event = self.conn.next_event()
+        if event is not None:  # already decoded: no timer to set (once per PDU of a data set)
+            return event
         try:
             async with asyncio.timeout(_t(timeout)):
                 while True:
@@ -279,11 +309,13 @@ class Association:
     ) -> None:
         view = memoryview(data)
         step = self.conn.max_fragment
-        for start in range(0, max(len(view), 1), step):
-            piece = view[start : start + step]
-            self.conn.send_data(context_id, piece, start + step >= len(view))
+        chunk = step * max(1, READ_SIZE // step)  # written (and waited for) a chunk at a time
+        for start in range(0, max(len(view), 1), chunk):
+            piece = view[start : start + chunk]
+            self.conn.send_data(context_id, piece, start + chunk >= len(view))
             if progress is not None:
-                progress(len(piece))
+                for offset in range(0, max(len(piece), 1), step):
+                    progress(min(step, len(piece) - offset))
             await self._flush()
 
     async def send_dataset_file(
@@ -494,6 +526,16 @@ class Association:
             except (OSError, NetworkTimeout):
                 pass
         await self._close()
+
+
+def _plain_socket_fd(writer: asyncio.StreamWriter) -> int | None:
+    """The descriptor under a plain (not TLS) transport, or None."""
+    if writer.get_extra_info("sslcontext") is not None or writer.get_extra_info("ssl_object") is not None:
+        return None
+    sock = writer.get_extra_info("socket")
+    if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "writev"):
+        return None
+    return sock.fileno()
 
 
 def _is_literal_address(host: str) -> bool:

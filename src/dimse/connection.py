@@ -10,6 +10,7 @@ then writes out ``data_to_send()``, honours ``artim_running`` and closes the tra
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from dataclasses import dataclass
 
@@ -62,6 +63,9 @@ MAX_SEND_PDU = 16 << 20
 #: Largest command set accepted.
 MAX_COMMAND_SET = 64 << 10
 
+#: PDV item length and presentation context ID, for the single-fragment fast path
+_PDV_HEAD = struct.Struct(">LB")
+
 # A-ABORT reasons (PS3.8 table 9-26)
 ABORT_UNRECOGNIZED_PDU = 1
 ABORT_UNEXPECTED_PDU = 2
@@ -113,9 +117,17 @@ class Connection:
             return
         if self.state in (State.STA1, State.STA4):
             return
-        self._in += data
-        while len(self._in) >= 6 and self.state != State.STA1:
-            pdu_type, length = PDU_HEADER.unpack_from(self._in)
+        # PDUs are cut out of what arrived as views, not copies (a data set's bytes are handed
+        # on as views of the transport's buffer); only an incomplete PDU at the end is kept.
+        if self._in:
+            self._in += data
+            buf: bytes | bytearray = self._in
+        else:
+            buf = data
+        view = memoryview(buf)
+        pos, end = 0, len(buf)
+        while end - pos >= 6 and self.state != State.STA1:
+            pdu_type, length = PDU_HEADER.unpack_from(buf, pos)
             if pdu_type not in PDU_TYPES:
                 self._invalid(ABORT_UNRECOGNIZED_PDU, f"unknown PDU type 0x{pdu_type:02x}")
                 return
@@ -123,16 +135,35 @@ class Connection:
             if length > limit:
                 self._invalid(ABORT_INVALID_PARAMETER, f"PDU length {length} exceeds the maximum {limit}")
                 return
-            if len(self._in) < 6 + length:
-                return
-            body = bytes(self._in[6 : 6 + length])
-            del self._in[: 6 + length]
+            if end - pos < 6 + length:
+                break
+            if (
+                pdu_type == P_DATA_TF
+                and self.state == State.STA6
+                and self._data_ctx is not None
+                and length >= 6
+                and _PDV_HEAD.unpack_from(buf, pos + 6) == (length - 4, self._data_ctx)
+                and not buf[pos + 11] & 1
+            ):
+                # the common case, one data set fragment filling its PDU: the event directly,
+                # without the PDU/PDV objects and the state table (same checks, same outcome)
+                last = bool(buf[pos + 11] & 2)
+                self._events.append(ev.DataReceived(self._data_ctx, view[pos + 12 : pos + 6 + length], last))
+                if last:
+                    self._data_ctx = None
+                pos += 6 + length
+                continue
+            body = view[pos + 6 : pos + 6 + length]
+            pos += 6 + length
             try:
                 pdu = decode_pdu(pdu_type, body)
             except PDUError as exc:
                 self._invalid(ABORT_INVALID_PARAMETER, str(exc))
                 return
             self._handle(_EVENT_FOR_PDU[pdu_type], pdu)
+        if pos or buf is not self._in:
+            # the rest in a fresh buffer: views handed out may still point into the old one
+            self._in = bytearray(view[pos:])
 
     def timer_expired(self) -> None:
         """The ARTIM timer the driver runs while ``artim_running`` expired (Evt18)."""
@@ -234,7 +265,7 @@ class Connection:
             raise LocalProtocolError(f"presentation context {context_id} was not accepted")
 
     def _invalid(self, reason: int, detail: str) -> None:
-        self._in.clear()
+        self._in = bytearray()  # not clear(): views of the old buffer may be alive
         self._handle(Event.EVT19, None, reason, detail)
 
     def _send(self, pdu: PDU) -> None:

@@ -125,9 +125,13 @@ class _Walker:
                 self._skip(tag, length)
 
 
-def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool) -> tuple[str, str]:
-    """Check the data set at ``offset`` (``length`` bytes) and return its SOP Class and Instance UID."""
+def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool, head: bytes = b"") -> tuple[str, str]:
+    """Check the data set at ``offset`` (``length`` bytes) and return its SOP Class and Instance UID.
+
+    ``head``: the file's first bytes if already read (by :func:`scan_meta`), so a small file
+    is read once."""
     walker = _Walker(fp, offset, offset + length, implicit, little)
+    walker.buf, walker.buf_start = head, 0
     walker.dataset(0, until_item_end=False, implicit=implicit)
     return tuple(
         walker.found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in (SOP_CLASS, SOP_INSTANCE)
@@ -137,10 +141,11 @@ def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool) -
 META_TAGS = (0x00020002, 0x00020003, 0x00020010)  # SOP class, SOP instance, transfer syntax
 
 
-def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
+def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int, bytes] | None:
     """The preamble and a conformant (explicit VR little endian) file meta group: the three
-    UIDs a sender needs and the data set's offset.  None when the file is anything else, so the
-    caller can hand it to pydicom, which copes with more."""
+    UIDs a sender needs, the data set's offset and the file's first bytes as read (up to 64 KB:
+    all of a small file).  None when the file is anything else, so the caller can hand it to
+    pydicom, which copes with more."""
     walker = _Walker(fp, 0, 1 << 62, implicit=False, little=True)
     found: dict[int, bytes] = {}
     try:
@@ -162,4 +167,4 @@ def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
     except (Truncated, Garbled):
         return None
     values = tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in META_TAGS)
-    return values, walker.pos
+    return values, walker.pos, walker.buf if walker.buf_start == 0 else b""

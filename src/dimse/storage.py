@@ -42,12 +42,26 @@ def path_inside(directory: Path, name: str) -> Path:
     return directory / name
 
 
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create_temporary(final_path: Path) -> tuple[int, str]:
+    """``<dir>/.<name>.part``, created exclusively (mode 0600); a random name only when that
+    one is taken (the same object arriving twice at once).  Cheaper than mkstemp's random
+    names, which cost a Storage SCP a measurable share of its time per object."""
+    tmp = str(final_path.parent / f".{final_path.name}.part")
+    try:
+        return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.", suffix=".part")
+
+
 class FileSink:
     """Collects a data set in ``<dir>/.<name>.part`` and renames it to ``<dir>/<name>`` on commit."""
 
     def __init__(self, final_path: Path, prefix: bytes = b"") -> None:
         self.final_path = final_path
-        fd, tmp = tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.", suffix=".part")
+        fd, tmp = _create_temporary(final_path)
         self._tmp = Path(tmp)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self.size = 0

@@ -70,6 +70,7 @@ class Loaded:
     sop_instance: str
     region: tuple[Path, int, int] | None = None  # the data set on disk, if it can be sent as is
     dataset: Dataset | None = None
+    in_memory: memoryview | None = None  # the data set, when the whole (small) file was read
 
 
 @dataclass
@@ -116,7 +117,8 @@ def load(path: str, opts: SendOptions) -> Loaded:
             header.transfer_syntax,
             sop_class,
             sop_instance,
-            region=(Path(path), header.dataset_offset, header.dataset_length),
+            region=(header.path, header.dataset_offset, header.dataset_length),
+            in_memory=header.dataset_in_memory if header.transfer_syntax != DEFLATED else None,
         )
     ds = read_any(path)
     if opts.inventor is not None:
@@ -270,10 +272,15 @@ async def send_file(
     return outcome
 
 
-def _source(path: str, loaded: Loaded, target: str, opts: SendOptions) -> tuple[bytes | tuple[Path, int, int], str]:
-    """What goes on the wire (the file region itself, or the data set in ``target``), and the
-    SOP Instance UID to announce (lossy compression gives a new one)."""
+def _source(
+    path: str, loaded: Loaded, target: str, opts: SendOptions
+) -> tuple[bytes | memoryview | tuple[Path, int, int], str]:
+    """What goes on the wire (the file region itself -- from memory when the small file was
+    read whole --, or the data set in ``target``), and the SOP Instance UID to announce (lossy
+    compression gives a new one)."""
     if target == loaded.transfer_syntax and loaded.region is not None:
+        if loaded.in_memory is not None:
+            return loaded.in_memory, loaded.sop_instance
         return loaded.region, loaded.sop_instance
     ds = loaded.dataset if loaded.dataset is not None else read_any(path)
     if target == loaded.transfer_syntax or (loaded.transfer_syntax in NATIVE and target in NATIVE):

@@ -30,7 +30,7 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..commands import Command
 from ..connection import PresentationContext
-from ..datasets import file_meta, part10_prefix
+from ..datasets import meta_prefix
 from ..modality import modality_prefix
 from ..names import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
 from ..negotiation import AcceptorPolicy
@@ -124,9 +124,7 @@ class StoreServices(Services):
         if path.exists():
             self.log.warning("DICOM file already exists, overwriting: %s", path)
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
-        prefix = (
-            part10_prefix(file_meta(sop_class, sop_instance, ctx.transfer_syntax, calling)) if self.write_meta else b""
-        )
+        prefix = meta_prefix(sop_class, sop_instance, ctx.transfer_syntax, calling) if self.write_meta else b""
         try:
             return FileSink(path, prefix)
         except OSError as exc:
