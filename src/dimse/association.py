@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +54,7 @@ log = logging.getLogger("dimse.association")
 READ_SIZE = 256 << 10
 STREAM_LIMIT = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
+MAX_WINDOW = 64  # outstanding operations we keep at most, whatever a peer grants
 _MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
 
 
@@ -351,7 +352,8 @@ class Association:
 
     # ------------------------------------------------------------------ requestor services
 
-    async def _response_to(self, message_id: int) -> tuple[Command, bytes | None]:
+    async def _response_to(self, message_id: int | Collection[int]) -> tuple[Command, bytes | None]:
+        """The next response, which must answer ``message_id`` (or one of several outstanding)."""
         event = await self._next_event(self.timeouts.dimse, "DIMSE response")
         if isinstance(event, ev.Aborted):
             raise AssociationAborted(_abort_detail(event))
@@ -362,7 +364,8 @@ class Association:
             await self.abort()
             raise ProtocolError(f"expected a DIMSE response, received {event!r}")
         rsp = event.command
-        if rsp.get("MessageIDBeingRespondedTo") != message_id:
+        answered = rsp.get("MessageIDBeingRespondedTo")
+        if answered != message_id and (isinstance(message_id, int) or answered not in message_id):
             await self.abort()
             raise ProtocolError(f"response to message {rsp.get('MessageIDBeingRespondedTo')}, expected {message_id}")
         data = None
@@ -413,6 +416,18 @@ class Association:
         ``source`` is the encoded data set, or ``(path, offset, length)`` of a file region sent
         as it is on disk; ``progress`` is called with the size of each fragment sent.
         """
+        await self.send_store(context_id, command, source, progress)
+        return (await self._response_to(command.MessageID))[0]
+
+    async def send_store(
+        self,
+        context_id: int,
+        command: Command,
+        source: bytes | memoryview | tuple[Path, int, int],
+        progress: Callable[[int], object] | None = None,
+    ) -> None:
+        """Send a C-STORE-RQ and its data set without waiting for the response (see
+        :meth:`store_response`), for an asynchronous operations window larger than one."""
         self.conn.send_command(context_id, command)  # written together with the first fragment
         if isinstance(source, tuple):
             path, offset, length = source
@@ -420,7 +435,22 @@ class Association:
             await self.send_dataset_file(context_id, path, offset, length, progress=progress, pad=pad)
         else:
             await self.send_dataset_bytes(context_id, source, progress=progress)
-        return (await self._response_to(command.MessageID))[0]
+
+    async def store_response(self, outstanding: Collection[int]) -> Command:
+        """The next C-STORE-RSP, which must answer one of the ``outstanding`` message IDs
+        (responses may come in any order, PS3.7 D.3.3.3)."""
+        return (await self._response_to(outstanding))[0]
+
+    @property
+    def operations_window(self) -> int:
+        """How many operations we may have outstanding as requestor: the acceptor's answer to
+        the asynchronous operations window item (PS3.7 D.3.3.3; 0 there means unlimited,
+        capped here at 64); 1 when it did not answer."""
+        ac = self.conn.accept_pdu
+        if not self.conn.requestor or ac is None or ac.user_info.async_ops is None:
+            return 1
+        invoked = ac.user_info.async_ops[0]
+        return MAX_WINDOW if invoked == 0 else min(invoked, MAX_WINDOW)
 
     async def store_file(
         self,

@@ -47,3 +47,22 @@ def address_family(parsed: Parsed) -> int:
 
 def max_pdu(parsed: Parsed) -> int:
     return int_option(parsed, "--max-pdu", DEFAULT_PDU, MIN_PDU, MAX_PDU)
+
+
+#: the asynchronous operations window our acceptors grant by default (PS3.7 D.3.3.3)
+DEFAULT_GRANTED_WINDOW = 16
+
+
+def add_granted_window(cmd) -> None:
+    """``--async-window n`` for an acceptor (beyond DCMTK)."""
+    cmd.add(
+        None,
+        "--async-window",
+        "grant a requestor up to n outstanding operations\n(beyond DCMTK; 1: one at a time, as DCMTK)",
+        f"[n]umber: integer (default: {DEFAULT_GRANTED_WINDOW})",
+    )
+
+
+def granted_window(parsed: Parsed) -> tuple[int, int]:
+    """The AcceptorPolicy ``async_ops`` for ``--async-window``: n invoked, one performed at a time."""
+    return int_option(parsed, "--async-window", DEFAULT_GRANTED_WINDOW, 1, 0xFFFF), 1

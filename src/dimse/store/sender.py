@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..association import Association
 from ..cli.conditions import PEER_ABORTED, describe
-from ..commands import c_store_rq
+from ..commands import Command, c_store_rq
 from ..connection import PresentationContext
 from ..datasets import BadDicomFile, encode_dataset, read_any, read_part10_header, read_sop_uids
 from ..dcmtk_names import SOP_CLASS_NAMES, ts_description
@@ -184,8 +184,11 @@ async def send_file(
     log: logging.Logger,
     dots: Dots,
     on_bytes: Callable[[int], object] | None = None,
-) -> Outcome:
-    """One store attempt for ``path``: everything logged in DCMTK's words."""
+    window: bool = False,
+) -> Outcome | InFlight:
+    """One store attempt for ``path``: everything logged in DCMTK's words.  With ``window``
+    the response is not waited for: an :class:`InFlight` is returned once the data set is
+    sent (or an Outcome when the attempt failed before that)."""
     message_id = assoc.next_message_id()
     outcome = Outcome(path)
     log.info("Sending file: %s", path)
@@ -245,31 +248,108 @@ async def send_file(
     started = time.perf_counter()
     dots.start()
     try:
+        if window:
+            await assoc.send_store(ctx.context_id, command, source, progress)
+            dots.end()
+            return InFlight(outcome, message_id, ctx.context_id, started)
         rsp = await assoc.store(ctx.context_id, command, source, progress)
-    except PeerRequestedRelease:
-        dots.end()
+    except (DimseError, OSError) as exc:
+        return _failed(outcome, exc, log, dots)
+    return _answered(outcome, rsp, ctx.context_id, started, log, dots)
+
+
+def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -> Outcome:
+    """A store that ended without a response, logged in DCMTK's words."""
+    dots.end()
+    if isinstance(exc, PeerRequestedRelease):
         log.error("Protocol Error: Peer requested release (Aborting)")
         outcome.error, outcome.peer_released = "peer requested release", True
-        return outcome
-    except AssociationAborted as exc:
-        dots.end()
-        log.error("Store Failed, file: %s:\n%s", path, describe(exc))
+    elif isinstance(exc, AssociationAborted):
+        log.error("Store Failed, file: %s:\n%s", outcome.path, describe(exc))
         outcome.error, outcome.peer_aborted = PEER_ABORTED, True
-        return outcome
-    except (DimseError, OSError) as exc:
-        dots.end()
-        log.error("Store Failed, file: %s:\n%s", path, describe(exc))
+    else:
+        log.error("Store Failed, file: %s:\n%s", outcome.path, describe(exc))
         outcome.error = describe(exc)
-        return outcome
+    return outcome
+
+
+def _answered(
+    outcome: Outcome, rsp: Command, context_id: int, started: float, log: logging.Logger, dots: Dots
+) -> Outcome:
     dots.end()
     outcome.milliseconds = (time.perf_counter() - started) * 1000
     outcome.status = rsp.get("Status", 0xC000)
     if log.isEnabledFor(logging.DEBUG):
         log.info("Received Store Response")
-        log.debug("%s", dump_command(rsp, incoming=True, context_id=ctx.context_id))
+        log.debug("%s", dump_command(rsp, incoming=True, context_id=context_id))
     else:
         log.info("Received Store Response (%s)", store_status_text(outcome.status))
     return outcome
+
+
+@dataclass
+class InFlight:
+    """A C-STORE sent whose response is still to come (asynchronous operations window)."""
+
+    outcome: Outcome
+    message_id: int
+    context_id: int
+    started: float
+
+
+class StoreWindow:
+    """Keeps up to ``size`` C-STOREs outstanding on one association (PS3.7 D.3.3.3), so the
+    receiver's time per object overlaps our sending of the next ones; responses are matched
+    to their requests by message ID, in whatever order they come."""
+
+    def __init__(self, assoc: Association, size: int, log: logging.Logger, dots: Dots) -> None:
+        self.assoc = assoc
+        self.size = max(1, size)
+        self.log = log
+        self.dots = dots
+        self.outstanding: dict[int, InFlight] = {}
+        self.broken: Exception | None = None  # the association failed while responses were due
+
+    async def submit(
+        self, path: str, opts: SendOptions, on_bytes: Callable[[int], object] | None = None
+    ) -> list[Outcome]:
+        """Send ``path`` once there is room; returns the stores finished meanwhile (in order)."""
+        done = []
+        while len(self.outstanding) >= self.size and self.broken is None:
+            done += await self.collect_one()
+        if self.broken is not None:
+            return done
+        started = await send_file(self.assoc, path, opts, self.log, self.dots, on_bytes, window=True)
+        if isinstance(started, Outcome):
+            if started.peer_aborted or started.peer_released:
+                self.broken = AssociationAborted(started.error or "")
+                done += self._fail_all(self.broken)
+            done.append(started)
+        else:
+            self.outstanding[started.message_id] = started
+        return done
+
+    async def collect_one(self) -> list[Outcome]:
+        """Wait for the next response; on a failure every outstanding store fails."""
+        try:
+            rsp = await self.assoc.store_response(self.outstanding.keys())
+        except (DimseError, OSError) as exc:
+            self.broken = exc
+            return self._fail_all(exc)
+        pending = self.outstanding.pop(rsp.get("MessageIDBeingRespondedTo"))
+        return [_answered(pending.outcome, rsp, pending.context_id, pending.started, self.log, Dots(False))]
+
+    async def finish(self) -> list[Outcome]:
+        """Wait for every outstanding response."""
+        done = []
+        while self.outstanding and self.broken is None:
+            done += await self.collect_one()
+        return done
+
+    def _fail_all(self, exc: Exception) -> list[Outcome]:
+        failed = [_failed(p.outcome, exc, self.log, Dots(False)) for p in self.outstanding.values()]
+        self.outstanding.clear()
+        return failed
 
 
 def _source(

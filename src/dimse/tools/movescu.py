@@ -119,6 +119,7 @@ def command_line() -> CommandLine:
     cmd.add("-ta", "--acse-timeout", "timeout for ACSE messages", "[s]econds: integer (default: 30)")
     cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
     add_max_pdu(cmd)
+    network.add_granted_window(cmd)
     cmd.add("-dhl", "--disable-host-lookup", "disable hostname lookup")
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
@@ -397,6 +398,7 @@ async def _listen(
         ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
         transfer_syntaxes=table,
         max_pdu=network.max_pdu(parsed),
+        async_ops=network.granted_window(parsed),
     )
     timeouts = Timeouts(
         acse=network.int_option(parsed, "--acse-timeout", 30, 1),

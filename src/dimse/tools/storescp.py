@@ -56,6 +56,7 @@ def command_line() -> CommandLine:
     cmd.add("-aet", "--aetitle", "set my AE title (default: STORESCP)", "[a]etitle: string")
     cmd.add(None, "--check-called-aetitle", "reject associations not addressed to my AE title")
     add_max_pdu(cmd)
+    network.add_granted_window(cmd)
     cmd.add(None, "--refuse", "refuse association")
     cmd.add(None, "--reject", "reject association if no implement. class UID")
     cmd.add(None, "--ignore", "ignore store data, receive but do not store")
@@ -164,6 +165,7 @@ def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
         any_abstract=syntaxes if parsed.has("--promiscuous") else None,
         check_called_ae=parsed.has("--check-called-aetitle"),
         max_pdu=network.max_pdu(parsed),
+        async_ops=network.granted_window(parsed),
         vetting=vetting,
     )
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import dumps
-from ..association import Association
+from ..association import MAX_WINDOW, Association
 from ..cli import identity, network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
@@ -33,8 +33,11 @@ from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
-from ..store.sender import Dots, Outcome, SendOptions, send_file
+from ..store.sender import Dots, Outcome, SendOptions, StoreWindow, send_file
 from ..store.transcode import Transcoder
+
+#: the asynchronous operations window storescu proposes (PS3.7 D.3.3.3)
+DEFAULT_WINDOW = 16
 
 
 def command_line() -> CommandLine:
@@ -125,6 +128,12 @@ def command_line() -> CommandLine:
         "--parallel",
         "send over n associations at once (beyond DCMTK);\nthe receiver must accept several at a time",
         "[n]umber: integer (default: 1)",
+    )
+    cmd.add(
+        None,
+        "--async-window",
+        "propose n outstanding C-STOREs (beyond DCMTK);\nused as far as the peer grants it, 1: do not propose",
+        f"[n]umber: integer (default: {DEFAULT_WINDOW})",
     )
     identity.add_options(cmd)
     tls.add_options(cmd, "client")
@@ -229,6 +238,7 @@ class Run:
         self.halt = not parsed.has("--no-halt")
         self.rename = parsed.winner("--no-rename", "--rename") == "--rename"
         self.repeat = network.int_option(parsed, "--repeat", 1, 1)
+        self.window = network.int_option(parsed, "--async-window", DEFAULT_WINDOW, 1, MAX_WINDOW)
         self.outcomes: list[Outcome] = []
         self.bar = progress_bar([], 1, log)  # replaced by start() once the files are known
         self.started = 0
@@ -268,6 +278,8 @@ class Run:
         """Send ``files`` over one association proposing ``classes``; None to go on, else an exit code."""
         parsed, log = self.parsed, self.log
         extra: dict = {"user_identity_rq": self.identity} if self.identity is not None else {}
+        if self.window > 1:
+            extra["async_ops"] = (self.window, 1)  # we invoke up to n stores, perform none
         if self.config is not None:
             try:
                 profile = self.config.profile(parsed.values("--config-file")[1])
@@ -331,27 +343,42 @@ class Run:
         log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
         return await self._files(assoc, files)
 
+    def _record(self, finished: list[Outcome], failure: Outcome | None) -> Outcome | None:
+        """Book finished stores; returns the first one that ends the run (DCMTK's halting rule)."""
+        for outcome in finished:
+            self.outcomes.append(outcome)
+            self.unsuccessful = not outcome.ok
+            self.last_status = outcome.status or 0
+            if self.rename:
+                _rename(outcome.path, outcome.ok, self.log)
+            if failure is None and outcome.error is not None:
+                if self.halt or outcome.peer_aborted or outcome.peer_released:
+                    failure = outcome
+        return failure
+
     async def _files(self, assoc: Association, files: list[str]) -> int | None:
         log = self.log
         failure: Outcome | None = None
         bar = self.bar
+        size = min(assoc.operations_window, self.window)
+        window = StoreWindow(assoc, size, log, self.dots) if size > 1 else None
         for path in files:
             self.started += 1
             bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
             for _ in range(self.repeat):
                 if self.halt and self.unsuccessful:
                     break
-                outcome = await send_file(assoc, path, self.send_options, log, self.dots, bar.update)
-                self.outcomes.append(outcome)
-                self.unsuccessful = not outcome.ok
-                self.last_status = outcome.status or 0
-                if self.rename:
-                    _rename(path, outcome.ok, log)
-                if outcome.error is not None and (self.halt or outcome.peer_aborted or outcome.peer_released):
-                    failure = outcome
+                if window is None:
+                    finished = [await send_file(assoc, path, self.send_options, log, self.dots, bar.update)]
+                else:
+                    finished = await window.submit(path, self.send_options, bar.update)
+                failure = self._record(finished, failure)
+                if failure is not None:
                     break
             if failure is not None:
                 break
+        if window is not None:
+            failure = self._record(await window.finish(), failure)
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")

@@ -1,0 +1,384 @@
+"""Every performance workload of the project, ours against DCMTK 3.6.7 (and optionally pynetdicom).
+
+One command, from the repository root:
+
+    .venv/bin/python bench/run_all.py                       # default workloads, a few minutes
+    .venv/bin/python bench/run_all.py --quick               # 10 % of the files, to try it out
+    .venv/bin/python bench/run_all.py --pynetdicom          # add pynetdicom's tools (slow, bounded)
+    .venv/bin/python bench/run_all.py --big-mb 2048         # add the one-object peak-memory runs
+
+Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
+
+- ``store-small`` / ``store-ct``: storescu of 2,000 x ~9 KB / 1,000 CT 512x512 to DCMTK's storescp,
+  one association, default options;
+- ``parallel-small`` / ``parallel-ct``: ``storescu --parallel N`` to a receiver serving several
+  associations (DCMTK's ``storescp --fork``, and ours), against DCMTK's storescu (one association,
+  it has no other mode) to ``storescp --fork``;
+- ``move-ct``: the 1,000 CT moved from DCMTK's dcmqrscp into each movescu;
+- ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
+- ``big`` (``--big-mb``): one object of that size through our storescu, storescp and movescu, for
+  peak memory.
+
+Prints a table (seconds, files/s, MB/s, peak RSS of the measured tool, time ratio against the DCMTK
+row of the same workload, measured in the same run) and writes it as JSON.  Times on a shared
+2-core machine vary by tens of percent between runs: compare ratios within one run, or use
+``--repeat`` (the median of the repeats is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+from storescu_bench import free_port, make_files, wait_port
+
+OUR_BIN = Path(sys.executable).parent
+DCMTK = {tool: shutil.which(tool, path="/usr/bin") or tool for tool in ("storescu", "storescp", "movescu", "dcmqrscp")}
+ENV = dict(os.environ, TCP_NODELAY="1")
+GNU_TIME = shutil.which("time", path="/usr/bin")
+
+
+@dataclass
+class Row:
+    workload: str
+    tool: str
+    seconds: float
+    files: int
+    megabytes: float
+    peak_rss_mb: float
+    exit: int
+    arrived: int
+    ratio_vs_dcmtk: float | None = None
+    note: str = ""
+
+
+def _rss_of(stderr: str) -> float:
+    for line in reversed(stderr.strip().splitlines()):
+        if line.startswith("MAXRSS "):
+            return round(float(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _timed_command(args: list[str]) -> list[str]:
+    return [GNU_TIME, "-f", "MAXRSS %M", *args] if GNU_TIME else args
+
+
+def timed(args: list[str], timeout: float) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB, GNU time), exit code and stderr tail of one command."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            _timed_command(args), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return timeout, float("nan"), -1, "timed out"
+    seconds = time.perf_counter() - started
+    return seconds, _rss_of(done.stderr), done.returncode, done.stderr[-300:]
+
+
+class Receiver:
+    """A server process under GNU time (its peak RSS is read when it is stopped)."""
+
+    def __init__(self, args: list[str], port: int) -> None:
+        self.proc = subprocess.Popen(
+            _timed_command(args), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        wait_port(port)
+
+    def stop(self) -> float:
+        """Stop the server (SIGTERM to the server itself, not to GNU time); its peak RSS in MB."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        pids = [int(p) for p in children.read_text().split()] if GNU_TIME and children.exists() else []
+        for pid in pids or [self.proc.pid]:
+            os.kill(pid, signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return _rss_of(err or "")
+
+
+def storescp(tool: str, out: Path, port: int, fork: bool = False) -> list[str]:
+    if tool == "dcmtk":
+        return [DCMTK["storescp"], *(["--fork"] if fork else []), "-od", str(out), str(port)]
+    return [str(OUR_BIN / "storescp"), "-od", str(out), str(port)]
+
+
+def storescu_with(tool: str, folder: Path, extra: list[str], port: int) -> list[str]:
+    return storescu(tool, folder, port, extra)
+
+
+def storescu(tool: str, folder: Path, port: int, extra: list[str] = ()) -> list[str]:
+    if tool == "pynetdicom":
+        return [sys.executable, "-m", "pynetdicom", "storescu", "127.0.0.1", str(port), str(folder), "-r"]
+    binary = DCMTK["storescu"] if tool == "dcmtk" else str(OUR_BIN / "storescu")
+    return [binary, *extra, "+sd", "127.0.0.1", str(port), str(folder)]
+
+
+def count(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def store_run(
+    workload: str,
+    label: str,
+    sender: list[str],
+    receiver: str,
+    fork: bool,
+    data: tuple[Path, int, float],
+    timeout: float,
+) -> Row:
+    """One sender against one fresh receiver; the sender's time and peak RSS."""
+    folder, files, megabytes = data
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    port = free_port()
+    server = Receiver(storescp(receiver, out, port, fork), port)
+    try:
+        seconds, rss, code, err = timed(sender(port), timeout)
+        arrived = count(out)
+    finally:
+        server.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
+
+
+def receive_run(workload: str, receiver: str, data: tuple[Path, int, float], timeout: float) -> Row:
+    """DCMTK's storescu into ``receiver``: the wall time of the transfer and the receiver's peak RSS."""
+    folder, files, megabytes = data
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    port = free_port()
+    server = Receiver(storescp(receiver, out, port), port)
+    try:
+        seconds, _, code, err = timed(storescu("dcmtk", folder, port), timeout)
+        arrived = count(out)
+    finally:
+        rss = server.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    label = "DCMTK storescp" if receiver == "dcmtk" else "dimse storescp"
+    return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
+
+
+def move_runs(work: Path, data: tuple[Path, int, float], tools: list[str], timeout: float) -> list[Row]:
+    """The study moved from dcmqrscp into each movescu (each with its own Storage SCP)."""
+    from pydicom import dcmread
+
+    folder, files, megabytes = data
+    study = dcmread(next(folder.iterdir()), stop_before_pixels=True).StudyInstanceUID
+    qr_port = free_port()
+    movers = {tool: (f"MOVE{i}", free_port()) for i, tool in enumerate(tools)}
+    db = work / "qr-db"
+    db.mkdir()
+    hosts = "\n".join(f"m{i} = ({aet}, 127.0.0.1, {port})" for i, (aet, port) in enumerate(movers.values()))
+    config = work / "qr.cfg"
+    config.write_text(
+        f"NetworkTCPPort = {qr_port}\nMaxPDUSize = 131072\nMaxAssociations = 16\n"
+        f"HostTable BEGIN\n{hosts}\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"
+        f"AETable BEGIN\nQRSCP {db} RW (10, 100000mb) ANY\nAETable END\n"
+    )
+    archive = subprocess.Popen(
+        [DCMTK["dcmqrscp"], "-c", str(config)], cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    rows = []
+    try:
+        wait_port(qr_port)
+        subprocess.run(
+            [DCMTK["storescu"], "+sd", "-aec", "QRSCP", "127.0.0.1", str(qr_port), str(folder)], env=ENV, check=True
+        )
+        keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
+        for tool, (aet, port) in movers.items():
+            out = work / f"move-out-{tool}"
+            out.mkdir()
+            if tool == "pynetdicom":
+                cmd = [sys.executable, "-m", "pynetdicom", "movescu", "-aet", aet, "-aec", "QRSCP", "-aem", aet]
+                cmd += ["--store", "--store-port", str(port), "--store-aet", aet, "-od", str(out), "-S", *keys]
+            else:
+                binary = DCMTK["movescu"] if tool == "dcmtk" else str(OUR_BIN / "movescu")
+                cmd = [binary, "-S", "-aet", aet, "-aec", "QRSCP", "--port", str(port), "-od", str(out), *keys]
+            seconds, rss, code, err = timed([*cmd, "127.0.0.1", str(qr_port)], timeout)
+            rows.append(
+                Row("move-ct", label_of(tool, "movescu"), round(seconds, 3), files, megabytes, rss, code, count(out))
+            )
+            rows[-1].note = err if code else ""
+            shutil.rmtree(out, ignore_errors=True)
+    finally:
+        archive.terminate()
+        archive.wait()
+        shutil.rmtree(db, ignore_errors=True)
+    return rows
+
+
+def make_big(path: Path, megabytes: int) -> int:
+    """One Part 10 file whose pixel data is ``megabytes`` MB, written in 16 MB pieces."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from dimse.datasets import meta_prefix
+
+    sop_class, sop_instance = "1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.3680043.10.1234.1"
+    size = megabytes << 20
+
+    def element(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
+        return group.to_bytes(2, "little") + elem.to_bytes(2, "little") + vr + len(value).to_bytes(2, "little") + value
+
+    with path.open("wb") as fp:
+        fp.write(meta_prefix(sop_class, sop_instance, "1.2.840.10008.1.2.1"))
+        fp.write(element(8, 0x16, b"UI", sop_class.encode() + b"\0"))
+        fp.write(element(8, 0x18, b"UI", sop_instance.encode() + (b"\0" if len(sop_instance) % 2 else b"")))
+        fp.write(b"\xe0\x7f\x10\x00OB\0\0" + size.to_bytes(4, "little"))
+        piece = bytes(range(256)) * (1 << 16)
+        for _ in range(size // len(piece)):
+            fp.write(piece)
+        fp.write(piece[: size % len(piece)])
+    return path.stat().st_size
+
+
+def big_runs(work: Path, megabytes: int, timeout: float) -> list[Row]:
+    """Peak RSS of our three tools moving one object of ``megabytes`` MB."""
+    folder = work / "big"
+    folder.mkdir()
+    size = make_big(folder / "big.dcm", megabytes)
+    data = (folder, 1, round(size / 1e6, 1))
+    rows = [
+        store_run("big", "dimse storescu", partial(storescu, "dimse", folder), "dcmtk", False, data, timeout),
+        receive_run("big", "dimse", data, timeout),
+    ]
+    rows += move_runs(work, data, ["dimse"], timeout)
+    for r in rows:
+        r.workload = f"big-{megabytes}MB"
+    return rows
+
+
+def label_of(tool: str, name: str) -> str:
+    return {"dcmtk": f"DCMTK {name}", "dimse": f"dimse {name}", "pynetdicom": f"pynetdicom {name}"}[tool]
+
+
+def repeated(make_row, times: int) -> Row:
+    """The run with the median time of ``times`` runs."""
+    rows = sorted((make_row() for _ in range(times)), key=lambda r: r.seconds)
+    return rows[len(rows) // 2]
+
+
+def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
+    scale = 0.1 if args.quick else 1.0
+    small_n, ct_n = max(1, int(args.small * scale)), max(1, int(args.ct * scale))
+    rows: list[Row] = []
+    datasets = {}
+    for name, n, side in (("small", small_n, 64), ("ct", ct_n, 512)):
+        folder = work / name
+        size = make_files(folder, n, side, side)
+        datasets[name] = (folder, n, round(size / 1e6, 1))
+        print(f"{name}: {n} files, {size / 1e6:.1f} MB", flush=True)
+    senders = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
+
+    def emit(row: Row) -> None:
+        rows.append(row)
+        print(
+            f"  {row.workload:<15} {row.tool:<34} {row.seconds:8.2f} s {row.peak_rss_mb:7.1f} MB "
+            f"arrived {row.arrived}/{row.files} exit {row.exit}",
+            flush=True,
+        )
+
+    for name in ("small", "ct"):
+        data = datasets[name]
+        for tool in senders:
+            timeout = args.pynetdicom_timeout if tool == "pynetdicom" else args.timeout
+            sender = partial(storescu, tool, data[0])
+            run = partial(store_run, f"store-{name}", label_of(tool, "storescu"), sender, "dcmtk", False, data, timeout)
+            emit(repeated(run, 1 if tool == "pynetdicom" else args.repeat))
+    n = str(args.parallel)
+    for name in ("small", "ct"):
+        data = datasets[name]
+        cases = [
+            ("DCMTK storescu -> DCMTK storescp --fork", "dcmtk", [], "dcmtk"),
+            (f"dimse storescu --parallel {n} -> DCMTK --fork", "dimse", ["--parallel", n], "dcmtk"),
+            (f"dimse storescu --parallel {n} -> dimse storescp", "dimse", ["--parallel", n], "dimse"),
+        ]
+        for label, tool, extra, receiver in cases:
+            sender = partial(storescu_with, tool, data[0], extra)
+            emit(
+                repeated(
+                    partial(store_run, f"parallel-{name}", label, sender, receiver, True, data, args.timeout),
+                    args.repeat,
+                )
+            )
+    movers = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
+    for row in move_runs(work, datasets["ct"], movers, args.timeout):
+        emit(row)
+    for name in ("small", "ct"):
+        for receiver in ("dcmtk", "dimse"):
+            emit(repeated(partial(receive_run, f"receive-{name}", receiver, datasets[name], args.timeout), args.repeat))
+    if args.big_mb:
+        for row in big_runs(work, args.big_mb, max(args.timeout, 600)):
+            emit(row)
+    return rows
+
+
+def with_ratios(rows: list[Row]) -> list[Row]:
+    """Each row's time over the DCMTK row of its workload."""
+    for row in rows:
+        base = next((r.seconds for r in rows if r.workload == row.workload and r.tool.startswith("DCMTK")), None)
+        row.ratio_vs_dcmtk = round(row.seconds / base, 2) if base and row.exit == 0 else None
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| workload | tool | seconds | files/s | MB/s | peak RSS MB | ratio vs DCMTK |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rate = f"{r.files / r.seconds:.0f}" if r.seconds else "-"
+        mbs = f"{r.megabytes / r.seconds:.1f}" if r.seconds else "-"
+        ratio = "-" if r.ratio_vs_dcmtk is None else f"{r.ratio_vs_dcmtk:.2f}"
+        flag = "" if r.exit == 0 and r.arrived == r.files else f" (exit {r.exit}, arrived {r.arrived}/{r.files})"
+        lines.append(
+            f"| {r.workload} | {r.tool}{flag} | {r.seconds:.2f} | {rate} | {mbs} | {r.peak_rss_mb} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", type=int, default=2000, help="number of ~9 KB files (default 2000)")
+    parser.add_argument("--ct", type=int, default=1000, help="number of 512x512 CT files (default 1000)")
+    parser.add_argument("--parallel", type=int, default=2, help="associations for the parallel runs (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row, median reported (default 1)")
+    parser.add_argument("--quick", action="store_true", help="10 %% of the files")
+    parser.add_argument("--pynetdicom", action="store_true", help="also pynetdicom's storescu and movescu (slow)")
+    parser.add_argument("--pynetdicom-timeout", type=float, default=240, help="seconds per pynetdicom run (240)")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per other run (180)")
+    parser.add_argument("--big-mb", type=int, default=0, help="add one object of this many MB (peak memory)")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/all.json"))
+    args = parser.parse_args()
+    # what an installed package has: compiled bytecode (this environment may forbid writing it)
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "src" / "dimse"), quiet=1)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        rows = with_ratios(run_workloads(args, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    loop = "uvloop" if _has_uvloop() else "asyncio"
+    print(f"\n(event loop of our tools: {loop}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f})\n")
+    print(table(rows))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"event_loop": loop, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    print(f"\nwritten to {args.json}; median of {args.repeat} run(s) per row")
+
+
+def _has_uvloop() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import uvloop"], capture_output=True)
+    return probe.returncode == 0
+
+
+if __name__ == "__main__":
+    main()
