@@ -53,6 +53,9 @@ log = logging.getLogger("dimse.association")
 
 READ_SIZE = 256 << 10
 STREAM_LIMIT = 1 << 20
+#: bytes of a data set read from disk and handed to the transport at once (whole PDUs): one
+#: read and one vectored write per MB, memory bounded by it
+SEND_CHUNK = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
 MAX_WINDOW = 64  # outstanding operations we keep at most, whatever a peer grants
 _MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
@@ -218,13 +221,15 @@ class Association:
                 sent = os.writev(self._raw_fd, buffers[:_MAX_IOV])
             except OSError:  # would block, or broken: the transport meets it too and reports it
                 sent = 0
-            while sent and buffers:
-                size = len(buffers[0])
+            done = 0
+            while sent and done < len(buffers):
+                size = len(buffers[done])
                 if sent < size:
-                    buffers[0] = memoryview(buffers[0])[sent:]
+                    buffers[done] = memoryview(buffers[done])[sent:]
                     break
                 sent -= size
-                del buffers[0]
+                done += 1
+            buffers = buffers[done:]
         if buffers:
             self._writer.writelines(buffers)
 
@@ -248,17 +253,22 @@ class Association:
         event = self.conn.next_event()
         if event is not None:  # already decoded: no timer to set (once per PDU of a data set)
             return event
+        if not timeout:  # no overall limit (the default -td): each read is still bounded
+            return await self._next_event_unbounded()
         try:
-            async with asyncio.timeout(_t(timeout)):
-                while True:
-                    event = self.conn.next_event()
-                    if event is not None:
-                        return event
-                    if self.conn.state == State.STA1 or self._closed:
-                        raise AssociationAborted("association is closed")
-                    await self._read_once()
+            async with asyncio.timeout(timeout):
+                return await self._next_event_unbounded()
         except TimeoutError:
             raise NetworkTimeout(f"timeout waiting for {waiting_for}") from None
+
+    async def _next_event_unbounded(self) -> ev.Event:
+        while True:
+            event = self.conn.next_event()
+            if event is not None:
+                return event
+            if self.conn.state == State.STA1 or self._closed:
+                raise AssociationAborted("association is closed")
+            await self._read_once()
 
     async def _read_once(self) -> None:
         artim = self.conn.artim_running
@@ -310,7 +320,7 @@ class Association:
     ) -> None:
         view = memoryview(data)
         step = self.conn.max_fragment
-        chunk = step * max(1, READ_SIZE // step)  # written (and waited for) a chunk at a time
+        chunk = step * max(1, SEND_CHUNK // step)  # written (and waited for) a chunk at a time
         for start in range(0, max(len(view), 1), chunk):
             piece = view[start : start + chunk]
             self.conn.send_data(context_id, piece, start + chunk >= len(view))
@@ -331,7 +341,7 @@ class Association:
         """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece;
         ``pad`` adds the NUL byte that makes a deflated data set of odd length even (PS3.5 A.5)."""
         step = self.conn.max_fragment
-        chunk = step * max(1, READ_SIZE // step)
+        chunk = step * max(1, SEND_CHUNK // step)  # read, written and waited for a chunk at a time
         remaining = length
         with open(path, "rb", buffering=0) as fp:
             fp.seek(offset)

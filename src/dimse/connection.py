@@ -228,10 +228,15 @@ class Connection:
             if last:
                 self._out.append(pdata_header(context_id, 0, False, True))
             return
+        out = self._out
+        full = pdata_header(context_id, step, False, False)  # the same for every full fragment
         for start in range(0, len(view), step):
             piece = view[start : start + step]
-            self._out.append(pdata_header(context_id, len(piece), False, last and start + step >= len(view)))
-            self._out.append(piece)
+            if len(piece) == step and not (last and start + step >= len(view)):
+                out.append(full)
+            else:
+                out.append(pdata_header(context_id, len(piece), False, last and start + step >= len(view)))
+            out.append(piece)
 
     def release(self) -> None:
         """A-RELEASE request (Evt11)."""

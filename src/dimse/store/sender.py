@@ -135,7 +135,18 @@ def _unpad(uid: str, uid_padding: bool) -> str:
 
 
 def select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
-    """DCMTK's order: same syntax; else explicit LE/BE; else implicit; else the first one."""
+    """DCMTK's order: same syntax; else explicit LE/BE; else implicit; else the first one.
+
+    Remembered per association (its contexts never change): a default proposal has over a
+    hundred contexts, and looking through them was a visible share of the time per file."""
+    chosen = assoc.__dict__.setdefault("_chosen_contexts", {})
+    key = (sop_class, ts, prefer_deflate)
+    if key not in chosen:
+        chosen[key] = _select_context(assoc, sop_class, ts, prefer_deflate)
+    return chosen[key]
+
+
+def _select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
     candidates = [c for c in assoc.contexts.values() if c.abstract_syntax == sop_class]
     wanted = DEFLATED if prefer_deflate and ts in NATIVE else ts
     for test in (
@@ -240,10 +251,12 @@ async def send_file(
     if log.isEnabledFor(logging.DEBUG):
         log.debug("%s", dump_command(command, incoming=False))
 
-    def progress(size: int) -> None:
+    def report(size: int) -> None:
         dots.fragment(size)
         if on_bytes is not None:
             on_bytes(size)
+
+    progress = report if dots.enabled or on_bytes is not None else None  # else no call per fragment
 
     started = time.perf_counter()
     dots.start()

@@ -25,6 +25,7 @@ from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association,
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
+from ..cli.progress import NoBar
 from ..cli.progress import progress_bar as make_bar
 from ..errors import AssociationRejected, DimseError
 from ..negotiation import MAX_CONTEXTS, build_request
@@ -362,6 +363,7 @@ class Run:
         bar = self.bar
         size = min(assoc.operations_window, self.window)
         window = StoreWindow(assoc, size, log, self.dots) if size > 1 else None
+        on_bytes = None if isinstance(bar, NoBar) else bar.update
         for path in files:
             self.started += 1
             bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
@@ -369,9 +371,9 @@ class Run:
                 if self.halt and self.unsuccessful:
                     break
                 if window is None:
-                    finished = [await send_file(assoc, path, self.send_options, log, self.dots, bar.update)]
+                    finished = [await send_file(assoc, path, self.send_options, log, self.dots, on_bytes)]
                 else:
-                    finished = await window.submit(path, self.send_options, bar.update)
+                    finished = await window.submit(path, self.send_options, on_bytes)
                 failure = self._record(finished, failure)
                 if failure is not None:
                     break
