@@ -385,6 +385,9 @@ def main() -> None:
 
 
 def _has_uvloop() -> bool:
+    """Whether our tools run on uvloop here (DIMSE_EVENT_LOOP=uvloop and uvloop importable)."""
+    if os.environ.get("DIMSE_EVENT_LOOP", "").strip().lower() != "uvloop":
+        return False
     probe = subprocess.run([sys.executable, "-c", "import uvloop"], capture_output=True)
     return probe.returncode == 0
 

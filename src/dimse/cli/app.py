@@ -111,9 +111,10 @@ async def end_association(assoc, abort: bool, log) -> BaseException | None:
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (optional, not a dependency: it takes a good
-    share of the per-message overhead), unless ``DIMSE_EVENT_LOOP=asyncio``; else asyncio's."""
-    if os.environ.get("DIMSE_EVENT_LOOP", "").strip().lower() == "asyncio":
+    """uvloop's event loop with ``DIMSE_EVENT_LOOP=uvloop`` when it is installed (optional, not a
+    dependency), else asyncio's.  Opt-in: measured on loopback it gains little when sending and
+    halves the speed of receiving large objects (docs/performance.md)."""
+    if os.environ.get("DIMSE_EVENT_LOOP", "").strip().lower() != "uvloop":
         return None
     try:
         import uvloop
