@@ -12,8 +12,9 @@ Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
 - ``store-small`` / ``store-ct``: storescu of 2,000 x ~9 KB / 1,000 CT 512x512 to DCMTK's storescp,
   one association, default options;
 - ``parallel-small`` / ``parallel-ct``: ``storescu --parallel N`` to a receiver serving several
-  associations (DCMTK's ``storescp --fork``, and ours), against DCMTK's storescu (one association,
-  it has no other mode) to ``storescp --fork``;
+  associations (DCMTK's ``storescp --fork``, and ours), and one association with the asynchronous
+  operations window our storescp grants, against DCMTK's storescu (one association, it has no
+  other mode) to ``storescp --fork``;
 - ``move-ct``: the 1,000 CT moved from DCMTK's dcmqrscp into each movescu;
 - ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
 - ``big`` (``--big-mb``): one object of that size through our storescu, storescp and movescu, for
@@ -311,6 +312,7 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
             ("DCMTK storescu -> DCMTK storescp --fork", "dcmtk", [], "dcmtk"),
             (f"dimse storescu --parallel {n} -> DCMTK --fork", "dimse", ["--parallel", n], "dcmtk"),
             (f"dimse storescu --parallel {n} -> dimse storescp", "dimse", ["--parallel", n], "dimse"),
+            ("dimse storescu (1 association, window 16) -> dimse storescp", "dimse", [], "dimse"),
         ]
         for label, tool, extra, receiver in cases:
             sender = partial(storescu_with, tool, data[0], extra)
