@@ -555,7 +555,8 @@ def test_storescp_negotiates_mixed_proposal(port, tmp_path):
 def test_storescp_answers_extended_negotiation(port, tmp_path):
     """SCU: pynetdicom proposing SCP/SCU role selection, an asynchronous operations window,
     user identity and SOP class extended negotiation; SCP: our ``storescp``.  We grant only
-    the SCU role, answer the window with 1/1, ignore the rest, and the association works."""
+    the SCU role, grant the window as asked up to our ``--async-window`` (16) while performing
+    one operation at a time (5/1), ignore the rest, and the association works."""
     ae = pynetdicom_ae()
     ae.add_requested_context(Verification)
     ae.add_requested_context(CTImageStorage, [LEE])
@@ -578,7 +579,7 @@ def test_storescp_answers_extended_negotiation(port, tmp_path):
             assert assoc.send_c_store(CT_SMALL).Status == 0
             assoc.release()
     assert roles == {Verification: (True, False), CTImageStorage: (True, False)}
-    assert window_answer == (1, 1)
+    assert window_answer == (5, 1)
     assert stored_files(tmp_path) == [f"CT.{pydicom.dcmread(CT_SMALL).SOPInstanceUID}"]
 
 
