@@ -298,8 +298,13 @@ class Association:
     async def receive_dataset(self, write: Callable[[memoryview], object], timeout: float | None) -> int:
         """Feed the fragments of the data set that follows a command to ``write``; returns its size."""
         size = 0
+        next_event = self.conn.next_event
         while True:
-            event = await self._next_event(timeout, "data set")
+            # the fragments of one read are already queued: take them without a trip through
+            # the event loop each, and wait only when the queue is empty
+            event = next_event()
+            if event is None:
+                event = await self._next_event(timeout, "data set")
             if isinstance(event, ev.DataReceived):
                 write(event.data)
                 size += len(event.data)
