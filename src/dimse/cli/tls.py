@@ -12,7 +12,7 @@ import logging
 import ssl
 import sys
 
-from ..tls import PROFILES, TLSSettings, TLSSetupError, make_context, supported_suites
+from ..tls import PROFILES, TLSSettings, TLSSetupError, make_context, suite_supported, supported_suites
 from .options import CommandLine, CommandLineError, ExitRequest, Parsed
 
 _PROFILE_OPTIONS = {
@@ -102,7 +102,8 @@ def handle_listings(parsed: Parsed, out=None) -> None:
     if parsed.has("--list-profiles"):
         out.write("Supported TLS security profiles are:\n")
         for long, (short, key) in _PROFILE_OPTIONS.items():
-            out.write(f"  {short:<4} {long:<20} {PROFILES[key].name}\n")
+            if any(suite_supported(s) for s in PROFILES[key].suites):  # e.g. no 3DES: no +pb
+                out.write(f"  {short:<4} {long:<20} {PROFILES[key].name}\n")
         raise ExitRequest(0)
 
 

@@ -435,9 +435,6 @@ async def storescu_main(parsed: Parsed) -> int:
             log.error("reading config file: %s", exc)
             return 1
     network.timeouts(parsed)  # value checks happen before any work, as in DCMTK
-    job.tls = tls.contexts(parsed, "client", log)
-    if job.tls is None:
-        return 1
     try:
         files = inputs.determine(
             parsed.params[2:],
@@ -453,6 +450,9 @@ async def storescu_main(parsed: Parsed) -> int:
         )
     except InputError as exc:
         log.critical("%s", exc)
+        return 1
+    job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
+    if job.tls is None:
         return 1
     required = parsed.has("--required")
     if not required:
