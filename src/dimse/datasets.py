@@ -154,7 +154,12 @@ def encode_dataset(
     """``ds`` in ``transfer_syntax`` (native pixel data is not compressed here).
 
     Changing byte order swaps OW/OF/OL/OD/OV values too, which pydicom leaves as they are.
+    An object with an ``encode_as`` method (movescu's ``move.identifier.KeyIdentifier``) codes
+    itself, so that a move by a few ``-k`` keys never imports pydicom.
     """
+    encode_as = getattr(ds, "encode_as", None)
+    if encode_as is not None:
+        return encode_as(transfer_syntax, deflate_level, character_set)
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
 

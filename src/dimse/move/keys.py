@@ -2,12 +2,12 @@
 
 ``-k gggg,eeee=value`` or ``-k Keyword=value``: top-level only, the dictionary VR, an empty value
 for a zero-length element, backslash for multiple values, and -- because DCMTK applies the keys
-right to left with "replace" -- the leftmost of two keys for the same tag wins.
+right to left with "replace" -- the leftmost of two keys for the same tag wins.  Keys that
+``move.identifier`` can code without pydicom never reach this module.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
@@ -17,8 +17,8 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from ..cli.options import CommandLineError
 from ..datasets import BadDicomFile, read_any
+from .identifier import TAG_KEY as _TAG
 
-_TAG = re.compile(r"^\s*(?:0[xX])?([0-9a-fA-F]{1,4})\s*,\s*(?:0[xX])?([0-9a-fA-F]{1,4})")
 _NUMERIC = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float, "FD": float}
 
 

@@ -13,15 +13,16 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydicom import dcmread
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from ..datasets import encode_dataset, file_meta, part10_prefix
 
 NEW_VRS = {"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"}
 LEI = "1.2.840.10008.1.2"
 DEFLATED = "1.2.840.10008.1.2.1.99"
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class OutputFormat:
 
     def rewrite(self, path: Path, source_ae: str = "") -> None:
         """Decode ``path`` and write it again with these options, atomically."""
+        from pydicom import dcmread  # only here: movescu starts without pydicom
+        from pydicom.dataset import Dataset
+
         ds = dcmread(path, force=True)
         received = str(getattr(ds, "file_meta", Dataset()).get("TransferSyntaxUID", "") or LEI)
         target = self.transfer_syntax or received
@@ -84,6 +88,8 @@ class OutputFormat:
     def _encode(self, ds: Dataset, target: str) -> bytes:
         """The data set in ``target``; pydicom drops group lengths, so groups are written one by
         one with their (gggg,0000) element in front where one is wanted."""
+        from pydicom.dataset import Dataset
+
         present = {tag >> 16 for tag in ds.keys() if tag & 0xFFFF == 0}
         for tag in [t for t in ds.keys() if t & 0xFFFF == 0]:
             del ds[tag]

@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataset import Dataset
-
 from .. import dumps
 from ..association import Association, Timeouts
 from ..cli import access, network, preferences, tls
@@ -37,9 +35,8 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
 from ..cli.progress import progress_bar as make_bar
 from ..datasets import BadDicomFile
-from ..dsdump import dump_dataset
 from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
-from ..move.keys import apply_keys, load_query, parse_keys
+from ..move.identifier import KeyIdentifier
 from ..move.receiver import MoveReceiver
 from ..move.rewrite import OutputFormat
 from ..names import move_status_text
@@ -248,14 +245,21 @@ def output_format(parsed: Parsed) -> OutputFormat:
     )
 
 
-def _identifiers(parsed: Parsed) -> list[tuple[str | None, list]]:
-    """(query file or None, -k keys) for each request; files are checked now, as DCMTK does."""
-    keys = parse_keys([values[0] for values in parsed.all_values("--key")])
+def _identifiers(parsed: Parsed) -> list[tuple[str | None, list | KeyIdentifier]]:
+    """(query file or None, -k keys) for each request; files are checked now, as DCMTK does.
+
+    Keys alone that ``KeyIdentifier`` can code need no pydicom (most of movescu's start-up)."""
+    texts = [values[0] for values in parsed.all_values("--key")]
     files = parsed.params[2:]
+    keys = KeyIdentifier.parse(texts) if texts and not files else None
+    if keys is None:
+        from ..move.keys import parse_keys
+
+        keys = parse_keys(texts)
     for path in files:
         if not os.access(path, os.R_OK) or os.path.isdir(path):
             raise CommandLineError(f"cannot access file: {path}")
-    if not files and not keys:
+    if not files and not texts:
         raise CommandLineError("either query file or override keys (or both) must be specified")
     return [(path, keys) for path in files] or [(None, keys)]
 
@@ -293,17 +297,24 @@ class Mover:
     def _note(self, code: int) -> None:
         self.status = max(self.status, code) if code in (EXIT_MOVE_WARNING, EXIT_MOVE_ERROR) else self.status
 
-    async def move(self, query_file: str | None, keys: list) -> bool:
+    async def move(self, query_file: str | None, keys: list | KeyIdentifier) -> bool:
         """One C-MOVE; returns False when the exchange failed (further requests are not sent)."""
         log = self.log
-        try:
-            identifier = load_query(query_file) if query_file else Dataset()
-        except BadDicomFile as exc:
-            self.assoc.next_message_id()
-            log.error("bad DICOM file: %s: %s", query_file, exc)
-            self._note(EXIT_MOVE_ERROR)
-            return False
-        apply_keys(identifier, keys)
+        if isinstance(keys, KeyIdentifier):
+            identifier = keys
+        else:
+            from pydicom.dataset import Dataset
+
+            from ..move.keys import apply_keys, load_query
+
+            try:
+                identifier = load_query(query_file) if query_file else Dataset()
+            except BadDicomFile as exc:
+                self.assoc.next_message_id()
+                log.error("bad DICOM file: %s: %s", query_file, exc)
+                self._note(EXIT_MOVE_ERROR)
+                return False
+            apply_keys(identifier, keys)
         ctx = self.assoc.find_context(self.sop_class)
         if ctx is None:
             self.assoc.next_message_id()
@@ -314,7 +325,11 @@ class Mover:
         message_id = self.assoc.next_message_id()
         responses = self.assoc.move(identifier, self.destination, self.sop_class, message_id)
         log.info("Sending Move Request" if debug else f"Sending Move Request (MsgID {message_id})")
-        log.info("Request Identifiers:\n%s", dump_dataset(identifier))
+        if log.isEnabledFor(logging.INFO):  # the dump needs pydicom
+            from ..dsdump import dump_dataset
+
+            shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
+            log.info("Request Identifiers:\n%s", dump_dataset(shown))
         pending = 0
         try:
             async for rsp, _ in responses:
