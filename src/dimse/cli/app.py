@@ -43,11 +43,11 @@ def add_output_directory(cmd: CommandLine) -> None:
     )
 
 
-def add_max_pdu(cmd: CommandLine) -> None:
+def add_max_pdu(cmd: CommandLine, default: str = "16384") -> None:
     cmd.add(
         "-pdu",
         "--max-pdu",
-        "set max receive pdu to n bytes (default: 16384)",
+        f"set max receive pdu to n bytes (default: {default})",
         "[n]umber of bytes: integer (4096..131072)",
     )
 

@@ -49,6 +49,12 @@ def max_pdu(parsed: Parsed) -> int:
     return int_option(parsed, "--max-pdu", DEFAULT_PDU, MIN_PDU, MAX_PDU)
 
 
+def acceptor_max_pdu(parsed: Parsed) -> int:
+    """The maximum PDU our Storage SCPs announce: ``-pdu`` if given, else the largest DCMTK
+    allows (a DCMTK sender then needs 8x fewer PDUs per object than with its 16 KB default)."""
+    return int_option(parsed, "--max-pdu", MAX_PDU, MIN_PDU, MAX_PDU)
+
+
 #: the asynchronous operations window our acceptors grant by default (PS3.7 D.3.3.3)
 DEFAULT_GRANTED_WINDOW = 16
 

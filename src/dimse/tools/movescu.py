@@ -115,7 +115,7 @@ def command_line() -> CommandLine:
     cmd.add("-to", "--timeout", "timeout for connection requests", "[s]econds: integer (default: unlimited)")
     cmd.add("-ta", "--acse-timeout", "timeout for ACSE messages", "[s]econds: integer (default: 30)")
     cmd.add("-td", "--dimse-timeout", "timeout for DIMSE messages", "[s]econds: integer (default: unlimited)")
-    add_max_pdu(cmd)
+    add_max_pdu(cmd, "16384 outgoing, 131072 incoming; DCMTK: 16384")
     network.add_granted_window(cmd)
     cmd.add("-dhl", "--disable-host-lookup", "disable hostname lookup")
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
@@ -412,7 +412,7 @@ async def _listen(
         any_abstract=syntaxes if parsed.has("--promiscuous") else None,
         ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
         transfer_syntaxes=table,
-        max_pdu=network.max_pdu(parsed),
+        max_pdu=network.acceptor_max_pdu(parsed),
         async_ops=network.granted_window(parsed),
     )
     timeouts = Timeouts(

@@ -55,7 +55,7 @@ def command_line() -> CommandLine:
     add_timeouts(cmd, connect=False)
     cmd.add("-aet", "--aetitle", "set my AE title (default: STORESCP)", "[a]etitle: string")
     cmd.add(None, "--check-called-aetitle", "reject associations not addressed to my AE title")
-    add_max_pdu(cmd)
+    add_max_pdu(cmd, "131072; DCMTK: 16384")
     network.add_granted_window(cmd)
     cmd.add(None, "--refuse", "refuse association")
     cmd.add(None, "--reject", "reject association if no implement. class UID")
@@ -164,7 +164,7 @@ def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
         transfer_syntaxes=table,
         any_abstract=syntaxes if parsed.has("--promiscuous") else None,
         check_called_ae=parsed.has("--check-called-aetitle"),
-        max_pdu=network.max_pdu(parsed),
+        max_pdu=network.acceptor_max_pdu(parsed),
         async_ops=network.granted_window(parsed),
         vetting=vetting,
     )
