@@ -118,23 +118,56 @@ class Connection:
         if self.state in (State.STA1, State.STA4):
             return
         # PDUs are cut out of what arrived as views, not copies (a data set's bytes are handed
-        # on as views of the transport's buffer); only an incomplete PDU at the end is kept.
-        if self._in:
-            self._in += data
-            buf: bytes | bytearray = self._in
-        else:
-            buf = data
+        # on as views of the transport's buffer); only an incomplete PDU is kept, and it takes
+        # from the next piece only the bytes it still lacks (the rest is not copied)
+        view = memoryview(data)
+        offset = 0
+        while self._in:
+            have = len(self._in)
+            if have < 6:  # first the header, checked before anything more is kept
+                take = min(6 - have, len(view) - offset)
+                self._in += view[offset : offset + take]
+                offset += take
+                if len(self._in) < 6 or not self._header_ok(*PDU_HEADER.unpack_from(self._in, 0)):
+                    return
+                continue
+            need = 6 + PDU_HEADER.unpack_from(self._in, 0)[1] - have
+            take = min(need, len(view) - offset)
+            self._in += view[offset : offset + take]
+            offset += take
+            if take < need:
+                return
+            pending, self._in = self._in, bytearray()  # views of it may be handed out
+            if self._consume(pending) is None:
+                return
+        rest = view[offset:]
+        pos = self._consume(rest)
+        if pos is not None and pos < len(rest):
+            self._in = bytearray(rest[pos:])
+
+    def _header_ok(self, pdu_type: int, length: int) -> bool:
+        """A PDU header we accept (known type, length within our limit); else the abort."""
+        if pdu_type not in PDU_TYPES:
+            self._invalid(ABORT_UNRECOGNIZED_PDU, f"unknown PDU type 0x{pdu_type:02x}")
+            return False
+        limit = self._receive_limit if pdu_type == P_DATA_TF else MAX_ASSOCIATE_PDU
+        if length > limit:
+            self._invalid(ABORT_INVALID_PARAMETER, f"PDU length {length} exceeds the maximum {limit}")
+            return False
+        return True
+
+    def _consume(self, buf: bytes | bytearray | memoryview) -> int | None:
+        """Handle the complete PDUs at the start of ``buf``; returns how many bytes they took
+        (the rest is an incomplete PDU whose header, if there, was checked), or None once the
+        connection refused a PDU or closed."""
         view = memoryview(buf)
         pos, end = 0, len(buf)
-        while end - pos >= 6 and self.state != State.STA1:
+        while end - pos >= 6:
+            if self.state == State.STA1:
+                return None
             pdu_type, length = PDU_HEADER.unpack_from(buf, pos)
-            if pdu_type not in PDU_TYPES:
-                self._invalid(ABORT_UNRECOGNIZED_PDU, f"unknown PDU type 0x{pdu_type:02x}")
-                return
-            limit = self._receive_limit if pdu_type == P_DATA_TF else MAX_ASSOCIATE_PDU
-            if length > limit:
-                self._invalid(ABORT_INVALID_PARAMETER, f"PDU length {length} exceeds the maximum {limit}")
-                return
+            if not self._header_ok(pdu_type, length):
+                return None
             if end - pos < 6 + length:
                 break
             if (
@@ -159,11 +192,9 @@ class Connection:
                 pdu = decode_pdu(pdu_type, body)
             except PDUError as exc:
                 self._invalid(ABORT_INVALID_PARAMETER, str(exc))
-                return
+                return None
             self._handle(_EVENT_FOR_PDU[pdu_type], pdu)
-        if pos or buf is not self._in:
-            # the rest in a fresh buffer: views handed out may still point into the old one
-            self._in = bytearray(view[pos:])
+        return None if self.state == State.STA1 else pos
 
     def timer_expired(self) -> None:
         """The ARTIM timer the driver runs while ``artim_running`` expired (Evt18)."""
