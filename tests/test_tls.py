@@ -506,3 +506,33 @@ def test_server_name_indication(pki, sni):
     listener.close()
     assert done.returncode == 1  # not a DICOM peer
     assert seen == [sni]
+
+
+def test_tls_server_survives_garbage_and_stalled_handshakes(pki, tmp_path):
+    """Ours: storescp +tls -ta 2 gets garbage instead of a ClientHello and a client that never
+    starts its handshake: both connections are closed (the stalled one by the ACSE timeout), each
+    with one log line, and a TLS echo from DCMTK's echoscu is served afterwards."""
+    import socket
+    import time
+
+    port, out = free_port(), tmp_path / "received"
+    out.mkdir()
+    with running(_storescp_args(ours("storescp"), pki, port, out, None, "-ta", "2"), port) as proc:
+        with socket.create_connection(("127.0.0.1", port)) as garbage:
+            garbage.sendall(b"\x16\x03\x01\xff\xff" + b"\x00" * 64)
+            garbage.settimeout(10)
+            assert garbage.recv(4096) is not None  # an alert or the close, not a hang
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.settimeout(15)
+        started = time.monotonic()
+        assert stalled.recv(1) == b""  # closed by the server
+        assert time.monotonic() - started < 12
+        stalled.close()
+        echo = run(
+            [dcmtk_tool("echoscu"), "+tls", pki.client_key, pki.client_cert, "+cf", pki.ca, "127.0.0.1", str(port)]
+        )
+        proc.terminate()
+        log = proc.communicate(timeout=10)[0]
+    assert echo.returncode == 0, echo.stderr
+    assert log.count("Receiving Association failed") == 2, log
+    assert "Traceback" not in log

@@ -177,6 +177,8 @@ class Acceptor:
             await writer.start_tls(self.ssl, ssl_handshake_timeout=self.timeouts.acse or None)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             text = describe_tls_error(exc)
+            if isinstance(exc, (ConnectionAbortedError, TimeoutError)):  # asyncio's handshake timeout
+                text = f"TLS handshake not completed within {self.timeouts.acse} s"
             if text is None and isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
                 # a port probe or a peer that gave up before saying anything
                 log.info("connection from %s closed before the TLS handshake", peer[0] if peer else "?")
