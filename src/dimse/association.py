@@ -298,13 +298,8 @@ class Association:
     async def receive_dataset(self, write: Callable[[memoryview], object], timeout: float | None) -> int:
         """Feed the fragments of the data set that follows a command to ``write``; returns its size."""
         size = 0
-        next_event = self.conn.next_event
         while True:
-            # the fragments of one read are already queued: take them without a trip through
-            # the event loop each, and wait only when the queue is empty
-            event = next_event()
-            if event is None:
-                event = await self._next_event(timeout, "data set")
+            event = await self._next_event(timeout, "data set")
             if isinstance(event, ev.DataReceived):
                 write(event.data)
                 size += len(event.data)
@@ -330,8 +325,7 @@ class Association:
             piece = view[start : start + chunk]
             self.conn.send_data(context_id, piece, start + chunk >= len(view))
             if progress is not None:
-                for offset in range(0, max(len(piece), 1), step):
-                    progress(min(step, len(piece) - offset))
+                _report_fragments(progress, len(piece), step)
             await self._flush()
 
     async def send_dataset_file(
@@ -359,8 +353,7 @@ class Association:
                     piece += b"\0"
                 self.conn.send_data(context_id, piece, remaining == 0)
                 if progress is not None:
-                    for start in range(0, max(len(piece), 1), step):
-                        progress(min(step, len(piece) - start))
+                    _report_fragments(progress, len(piece), step)
                 await self._flush()
                 if remaining == 0:
                     return
@@ -562,15 +555,21 @@ class Association:
         finally:
             await self._close()
 
-    async def abort(self) -> None:
-        """A-ABORT and close at once."""
+    async def abort(self, source: int = 0, reason: int = 0) -> None:
+        """A-ABORT (``source``/``reason`` as :meth:`Connection.abort`) and close at once."""
         if not self._closed:
-            self.conn.abort()
+            self.conn.abort(source, reason)
             try:
                 await self._flush()
             except (OSError, NetworkTimeout):
                 pass
         await self._close()
+
+
+def _report_fragments(progress: Callable[[int], object], size: int, step: int) -> None:
+    """``progress`` once per fragment of ``step`` bytes that ``size`` bytes were sent as."""
+    for start in range(0, max(size, 1), step):
+        progress(min(step, size - start))
 
 
 def _plain_socket_fd(writer: asyncio.StreamWriter) -> int | None:

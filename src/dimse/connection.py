@@ -263,10 +263,8 @@ class Connection:
         full = pdata_header(context_id, step, False, False)  # the same for every full fragment
         for start in range(0, len(view), step):
             piece = view[start : start + step]
-            if len(piece) == step and not (last and start + step >= len(view)):
-                out.append(full)
-            else:
-                out.append(pdata_header(context_id, len(piece), False, last and start + step >= len(view)))
+            final = last and start + step >= len(view)
+            out.append(full if len(piece) == step and not final else pdata_header(context_id, len(piece), False, final))
             out.append(piece)
 
     def release(self) -> None:

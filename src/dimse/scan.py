@@ -206,8 +206,13 @@ def _fast_items(buf: bytes, pos: int, end: int, implicit: bool, little: bool, de
             pos += length
 
 
+def _texts(found: dict[int, bytes], tags: tuple[int, ...]) -> tuple[str, ...]:
+    """The values found for ``tags`` as text, padding stripped ("" where absent)."""
+    return tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in tags)
+
+
 def _uids(found: dict[int, bytes]) -> tuple[str, str]:
-    return tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in (SOP_CLASS, SOP_INSTANCE))
+    return _texts(found, (SOP_CLASS, SOP_INSTANCE))
 
 
 def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool, head: bytes = b"") -> tuple[str, str]:
@@ -262,8 +267,7 @@ def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int, bytes] | None:
                 found[tag] = value
     except (Truncated, Garbled):
         return None
-    values = tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in META_TAGS)
-    return values, walker.pos, walker.buf if walker.buf_start == 0 else b""
+    return _texts(found, META_TAGS), walker.pos, walker.buf if walker.buf_start == 0 else b""
 
 
 def _fast_meta(head: bytes, complete: bool) -> tuple[tuple[str, str, str], int]:
@@ -298,4 +302,4 @@ def _fast_meta(head: bytes, complete: bool) -> tuple[tuple[str, str, str], int]:
         if tag in META_TAGS:
             found[tag] = head[pos : pos + length]
         pos += length
-    return tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in META_TAGS), pos
+    return _texts(found, META_TAGS), pos

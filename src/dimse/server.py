@@ -146,8 +146,7 @@ class Acceptor:
         except LimitExceeded as exc:
             how = str(exc)
             log.warning("%s: %s: A-ABORT (%s)", _who(assoc), exc, abort_text(2, 0))
-            assoc.conn.abort(2, 0)
-            await assoc.abort()
+            await assoc.abort(2, 0)
         except NetworkTimeout as exc:
             how = str(exc)
             log.warning("%s: %s: connection dropped", _who(assoc), exc)
@@ -176,15 +175,17 @@ class Acceptor:
         try:
             await writer.start_tls(self.ssl, ssl_handshake_timeout=self.timeouts.acse or None)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            text = describe_tls_error(exc)
+            who = peer[0] if peer else "?"
             if isinstance(exc, (ConnectionAbortedError, TimeoutError)):  # asyncio's handshake timeout
-                text = f"TLS handshake not completed within {self.timeouts.acse} s"
-            if text is None and isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
-                # a port probe or a peer that gave up before saying anything
-                log.info("connection from %s closed before the TLS handshake", peer[0] if peer else "?")
-            else:
-                text = text or f"TLS handshake failed: {str(exc) or type(exc).__name__}"
-                log.error("Receiving Association failed: %s (from %s)", text, peer[0] if peer else "?")
+                log.error(
+                    "Receiving Association failed: TLS handshake not completed within %s s (from %s)",
+                    self.timeouts.acse,
+                    who,
+                )
+            elif (text := describe_tls_error(exc)) is not None:
+                log.error("Receiving Association failed: %s (from %s)", text, who)
+            else:  # a port probe, or a peer that gave up before saying anything
+                log.info("connection from %s closed before the TLS handshake", who)
             writer.transport.abort()
             if self.on_finished is not None:
                 self.on_finished()

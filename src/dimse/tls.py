@@ -8,6 +8,7 @@ certificate each get their own clear error.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import ssl
@@ -155,6 +156,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+@functools.cache
 def suite_supported(name: str) -> bool:
     """Whether the local OpenSSL offers the TLS 1.2 suite ``name`` (RFC name)."""
     openssl = CIPHER_SUITES.get(name)
@@ -248,7 +250,7 @@ def _apply_profile(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
         )
     suites = list(profile.suites)
     for name in settings.extra_suites:
-        if name not in CIPHER_SUITES or not suite_supported(name):
+        if not suite_supported(name):  # unknown names included
             raise TLSSetupError("000b:0011", f"Ciphersuite '{name}' not supported by the OpenSSL library in use")
         if name.endswith(("_NULL_SHA", "_NULL_SHA256")) and profile.name != PROFILES["null"].name:
             raise TLSSetupError(
@@ -280,12 +282,11 @@ def _read(path: str) -> bytes | None:
 
 
 def _load_trusted_file(ctx: ssl.SSLContext, path: str, der: bool) -> bool:
-    data = _read(path)
-    if not data:
-        return False
+    """Certificates (and, in PEM, CRLs) from ``path``; False if none could be loaded."""
     try:
         if der:
-            ctx.load_verify_locations(cadata=data)
+            with open(path, "rb") as fp:
+                ctx.load_verify_locations(cadata=fp.read())
         else:
             ctx.load_verify_locations(cafile=path)
     except (ssl.SSLError, ValueError, OSError):
@@ -307,17 +308,20 @@ def _load_trusted_dir(ctx: ssl.SSLContext, path: str, der: bool) -> bool:
 
 
 def _load_crl(ctx: ssl.SSLContext, path: str, der: bool) -> bool:
+    """A CRL file; OpenSSL reads only PEM ones from a file, so a DER one goes through a
+    temporary PEM copy."""
+    if not der:
+        return _load_trusted_file(ctx, path, der=False)
     data = _read(path)
     if not data:
         return False
-    if der:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
 
-        try:
-            data = x509.load_der_x509_crl(data).public_bytes(Encoding.PEM)
-        except ValueError:
-            return False
+    try:
+        data = x509.load_der_x509_crl(data).public_bytes(Encoding.PEM)
+    except ValueError:
+        return False
     with tempfile.TemporaryDirectory(prefix="dimse-tls-") as tmp:
         pem = os.path.join(tmp, "crl.pem")
         with open(pem, "wb") as fp:

@@ -225,6 +225,11 @@ class TLSContexts:
             self.server = build(True)
 
     @property
+    def request_options(self) -> dict:
+        """``Association.request`` keyword arguments for our outgoing associations."""
+        return {"ssl": self.client, "server_hostname": self.server_hostname}
+
+    @property
     def enabled(self) -> bool:
         return self.client is not None or self.server is not None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..datasets import encode_dataset, file_meta, part10_prefix
+from ..datasets import encode_dataset, meta_prefix
 
 NEW_VRS = {"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"}
 LEI = "1.2.840.10008.1.2"
@@ -63,13 +63,10 @@ class OutputFormat:
                     elem.VR, elem.value = "OB", value
         prefix = b""
         if self.write_meta:
-            meta = file_meta(
-                str(ds.file_meta.MediaStorageSOPClassUID),
-                str(ds.file_meta.MediaStorageSOPInstanceUID),
-                target,
-                source_ae,
+            meta = ds.file_meta
+            prefix = meta_prefix(
+                str(meta.MediaStorageSOPClassUID), str(meta.MediaStorageSOPInstanceUID), target, source_ae
             )
-            prefix = part10_prefix(meta)
         raw = self._encode(body, target)
         if self.padding and self.padding[0] and target in (LEI, "1.2.840.10008.1.2.1"):
             raw += self._pad(len(prefix) + len(raw), target == LEI)

@@ -92,8 +92,7 @@ async def _echo(parsed: Parsed, log: logging.Logger, host: str, port: int, conte
             port,
             rq,
             network.timeouts(parsed),
-            ssl=contexts.client,
-            server_hostname=contexts.server_hostname,
+            **contexts.request_options,
         )
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", exc)

@@ -487,9 +487,7 @@ async def _run(
         socket=None,  # pending responses may be far apart; -td bounds the wait
     )
     try:
-        assoc = await Association.request(
-            host, port, rq, timeouts, ssl=contexts.client, server_hostname=contexts.server_hostname
-        )
+        assoc = await Association.request(host, port, rq, timeouts, **contexts.request_options)
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", exc)
         return EXIT_CANNOT_NEGOTIATE

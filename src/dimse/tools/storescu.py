@@ -318,8 +318,7 @@ class Run:
                 network.timeouts(parsed),
                 network.int_option(parsed, "--max-send-pdu", 0, 4096, 131072),
                 network.address_family(parsed),
-                ssl=self.tls.client if self.tls else None,
-                server_hostname=self.tls.server_hostname if self.tls else None,
+                **self.tls.request_options,
             )
         except AssociationRejected as exc:
             log.critical("Association Rejected:\n%s", exc)
