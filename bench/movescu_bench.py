@@ -11,7 +11,6 @@ own Storage SCP writing to disk.  Prints seconds, objects/s, MB/s and peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -20,9 +19,7 @@ import tempfile
 from pathlib import Path
 
 from pydicom import dcmread
-from storescu_bench import free_port, make_files, timed, wait_port
-
-OUR_BIN = Path(sys.executable).parent
+from storescu_bench import OUR_BIN, add_ratios, free_port, make_files, report, timed, wait_port
 
 
 def main() -> None:
@@ -134,18 +131,16 @@ def main() -> None:
         finally:
             archive.terminate()
             archive.wait()
-        base = next((r["seconds"] for r in rows if r["sender"] == "dcmtk"), None)
-        print(
-            "\n| receiver | seconds | objects/s | MB/s | peak RSS MB | time ratio vs DCMTK |\n|---|---|---|---|---|---|"
-        )
-        for r in rows:
-            r["ratio_vs_dcmtk"] = round(r["seconds"] / base, 2) if base else None
-            print(
-                f"| {r['sender']} | {r['seconds']} | {r['objects_per_s']} | {r['mb_per_s']} | {r['peak_rss_mb']} | "
-                f"{r['ratio_vs_dcmtk']} |"
-            )
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        add_ratios(rows)
+        columns = {
+            "receiver": "sender",
+            "seconds": "seconds",
+            "objects/s": "objects_per_s",
+            "MB/s": "mb_per_s",
+            "peak RSS MB": "peak_rss_mb",
+            "time ratio vs DCMTK": "ratio_vs_dcmtk",
+        }
+        report(rows, columns, args.json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -87,6 +87,23 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     return seconds, rss, done.returncode
 
 
+def add_ratios(rows: list[dict]) -> None:
+    """Set each row's ``ratio_vs_dcmtk``: its time against the DCMTK row's (None without one)."""
+    base = next((r["seconds"] for r in rows if r["sender"] == "dcmtk"), None)
+    for r in rows:
+        r["ratio_vs_dcmtk"] = round(r["seconds"] / base, 2) if base else None
+
+
+def report(rows: list[dict], columns: dict[str, str], path: Path) -> None:
+    """Print ``rows`` as a Markdown table (column title -> row key) and write them to ``path`` as JSON."""
+    print("\n| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(str(r[key]) for key in columns.values()) + " |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+
+
 def senders(skip: set[str]) -> dict[str, list[str]]:
     tools = {
         "dcmtk": [shutil.which("storescu", path="/usr/bin") or "storescu"],
@@ -139,9 +156,7 @@ def run_workload(name: str, folder: Path, size: int, count: int, skip: set[str])
             f"{size / seconds / 1e6:7.1f} MB/s  {rss:6.1f} MB  arrived {arrived}/{len(files)}",
             flush=True,
         )
-    base = next((r["seconds"] for r in rows if r["sender"] == "dcmtk"), None)
-    for r in rows:
-        r["ratio_vs_dcmtk"] = round(r["seconds"] / base, 2) if base else None
+    add_ratios(rows)
     return rows
 
 
@@ -163,15 +178,16 @@ def main() -> None:
             size = make_files(folder, count, r, c)
             print(f"{name}: {count} files, {size / 1e6:.1f} MB", flush=True)
             rows += run_workload(name, folder, size, count, set(args.skip))
-        print("\n| workload | sender | seconds | files/s | MB/s | peak RSS MB | time ratio vs DCMTK |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(
-                f"| {r['workload']} | {r['sender']} | {r['seconds']} | {r['files_per_s']} | {r['mb_per_s']} | "
-                f"{r['peak_rss_mb']} | {r['ratio_vs_dcmtk']} |"
-            )
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        columns = {
+            "workload": "workload",
+            "sender": "sender",
+            "seconds": "seconds",
+            "files/s": "files_per_s",
+            "MB/s": "mb_per_s",
+            "peak RSS MB": "peak_rss_mb",
+            "time ratio vs DCMTK": "ratio_vs_dcmtk",
+        }
+        report(rows, columns, args.json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -97,6 +97,30 @@ def run(args: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedP
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def move_study_args(tool: str, aec: str, scp_port: int, listen: int, out: Path, *extra: str, tls=()) -> list[str]:
+    """A movescu command line (ours or DCMTK's): Study Root, study 1.2.3 moved from ``aec`` on
+    127.0.0.1:``scp_port`` to the tool's own Storage SCP on ``listen``, which writes to ``out``.
+    ``tls`` options come first, ``extra`` ones after -od."""
+    return [
+        tool,
+        *tls,
+        "-S",
+        "-aec",
+        aec,
+        "--port",
+        str(listen),
+        "-od",
+        str(out),
+        *extra,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        "StudyInstanceUID=1.2.3",
+        "127.0.0.1",
+        str(scp_port),
+    ]
+
+
 @pytest.fixture
 def port() -> int:
     return free_port()

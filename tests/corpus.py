@@ -69,24 +69,33 @@ EVENT_TYPES = (
 # ---------------------------------------------------------------------------- seeds
 
 
-def _request(**extra) -> AssociateRQ:
-    return build_request("FUZZ", "ANY-SCP", [(VERIFICATION, [IMPLICIT]), (CT, [IMPLICIT, EXPLICIT])], **extra)
+def _request(calling: str = "FUZZ", **extra) -> AssociateRQ:
+    return build_request(calling, "ANY-SCP", [(VERIFICATION, [IMPLICIT]), (CT, [IMPLICIT, EXPLICIT])], **extra)
 
 
-REQUEST = _request(
-    async_ops=(2, 2),
-    roles=[RoleSelection(CT, True, False)],
-    extended=[SOPClassExtendedNegotiation(CT, b"\x01\x00")],
-    common_extended=[SOPClassCommonExtendedNegotiation(CT, "1.2.840.10008.4.2", ["1.2.3"])],
-    user_identity_rq=UserIdentityRQ(2, b"user", b"pass", True),
-)
+def full_request(calling: str = "FUZZ", **extra) -> AssociateRQ:
+    """A request for Verification and CT storage with every optional user information item: an
+    asynchronous operations window, a role selection, (common) extended negotiation, a user identity."""
+    return _request(
+        calling,
+        async_ops=(2, 2),
+        roles=[RoleSelection(CT, True, False)],
+        extended=[SOPClassExtendedNegotiation(CT, b"\x01\x00")],
+        common_extended=[SOPClassCommonExtendedNegotiation(CT, "1.2.840.10008.4.2", ["1.2.3"])],
+        user_identity_rq=UserIdentityRQ(2, b"user", b"pass", True),
+        **extra,
+    )
+
+
+REQUEST = full_request()
 ACCEPT = negotiate(REQUEST, POLICY)
 ECHO = encode_command(c_echo_rq(1))
 STORE = encode_command(c_store_rq(2, CT, "1.2.3.4"))
 ECHO_RSP = encode_command(response_to(c_echo_rq(1), 0))
 
 
-def _pdv(ctx: int, data: bytes, command: bool, last: bool = True) -> bytes:
+def pdv(ctx: int, data: bytes, command: bool, last: bool = True) -> bytes:
+    """A P-DATA-TF PDU carrying ``data`` as its one PDV."""
     return pdata_header(ctx, len(data), command, last) + data
 
 
@@ -106,27 +115,27 @@ def _with_header(pdu_type: int, body: bytes, length: int | None = None) -> bytes
 def seeds() -> dict[str, bytes]:
     """Every generated corpus file: name -> bytes."""
     rq = encode(REQUEST)
-    store = _pdv(3, STORE[:20], True, False) + _pdv(3, STORE[20:], True) + _pdv(3, b"\x08\x00" * 50, False, False)
-    store += _pdv(3, b"\x00" * 10, False)
+    store = pdv(3, STORE[:20], True, False) + pdv(3, STORE[20:], True) + pdv(3, b"\x08\x00" * 50, False, False)
+    store += pdv(3, b"\x00" * 10, False)
     many_ts = _request()
     many_ts.contexts[0].transfer_syntaxes = [IMPLICIT] * (MAX_TRANSFER_SYNTAX_ITEMS + 1)
     many_roles = _request(roles=[RoleSelection(CT, True, False)] * MAX_USER_INFO_ITEMS)
     huge_max = _request()
     huge_max.user_info.max_length = 0xFFFFFFFF
     rq_body = rq[6:]
-    big_command = b"".join(_pdv(1, b"\x00" * 16000, True, False) for _ in range(MAX_COMMAND_SET // 16000 + 1))
+    big_command = b"".join(pdv(1, b"\x00" * 16000, True, False) for _ in range(MAX_COMMAND_SET // 16000 + 1))
     return {
         # well-formed PDUs and conversations
         "a-associate-rq.bin": rq,
         "a-associate-ac.bin": encode(ACCEPT),
         "a-associate-rj.bin": encode(AssociateRJ(1, 1, 7)),
-        "p-data-tf-echo.bin": _pdv(1, ECHO, True),
+        "p-data-tf-echo.bin": pdv(1, ECHO, True),
         "a-release-rq.bin": encode(ReleaseRQ()),
         "a-release-rp.bin": encode(ReleaseRP()),
         "a-abort.bin": encode(Abort(2, 6)),
-        "acceptor-echo-release.bin": rq + _pdv(1, ECHO, True) + encode(ReleaseRQ()),
+        "acceptor-echo-release.bin": rq + pdv(1, ECHO, True) + encode(ReleaseRQ()),
         "acceptor-store-abort.bin": rq + store + encode(Abort(0, 0)),
-        "requestor-echo-release.bin": encode(ACCEPT) + _pdv(1, ECHO_RSP, True) + encode(ReleaseRP()),
+        "requestor-echo-release.bin": encode(ACCEPT) + pdv(1, ECHO_RSP, True) + encode(ReleaseRP()),
         # counts at and beyond the limits
         "rq-256-contexts-repeated-ids.bin": _contexts([(2 * i + 1) % 256 for i in range(MAX_CONTEXT_ITEMS)]),
         "rq-256-contexts-every-id.bin": _contexts(list(range(256))),
@@ -137,7 +146,7 @@ def seeds() -> dict[str, bytes]:
         "command-set-over-64k.bin": rq + big_command,
         # lengths that lie
         "rq-length-4gb.bin": _with_header(1, rq_body[:100], 0xFFFFFFFF),
-        "rq-max-length-4gb.bin": encode(huge_max) + _pdv(1, ECHO, True),
+        "rq-max-length-4gb.bin": encode(huge_max) + pdv(1, ECHO, True),
         "pdata-length-4gb.bin": rq + _with_header(4, b"\x00" * 32, 0xFFFFFFFF),
         "pdv-length-4gb.bin": rq + _with_header(4, struct.pack(">LBB", 0xFFFFFFFF, 1, 3) + ECHO),
         "rq-item-overrun.bin": _with_header(1, rq_body[:68] + b"\x10\x00\xff\xff" + rq_body[72:120]),
@@ -185,10 +194,10 @@ def check_output(conn: Connection) -> None:
         raise AssertionError("connection wrote a partial PDU")
 
 
-def _answer(conn: Connection, event: ev.Event) -> None:
-    """A well-behaved user: negotiate requests, grant releases."""
+def answer(conn: Connection, event: ev.Event, policy: AcceptorPolicy = POLICY) -> None:
+    """A well-behaved user: negotiate requests (with ``policy``), grant releases."""
     if isinstance(event, ev.AssociationRequested) and conn.state == State.STA3:
-        reply = negotiate(event.request, POLICY)
+        reply = negotiate(event.request, policy)
         if isinstance(reply, AssociateAC):
             conn.accept(reply)
         else:
@@ -204,7 +213,7 @@ def _feed(conn: Connection, data: bytes, step: int) -> None:
         while (event := conn.next_event()) is not None:
             if not isinstance(event, EVENT_TYPES):
                 raise AssertionError(f"unknown event {event!r}")
-            _answer(conn, event)
+            answer(conn, event)
         check_output(conn)
     conn.receive_data(b"")  # the peer closes
     conn.timer_expired()
@@ -213,20 +222,20 @@ def _feed(conn: Connection, data: bytes, step: int) -> None:
     check_output(conn)
 
 
-def _acceptor() -> Connection:
+def acceptor() -> Connection:
     conn = Connection(requestor=False)
     conn.connection_made()
     return conn
 
 
-def _requestor() -> Connection:
+def requestor(request: AssociateRQ = REQUEST) -> Connection:
     conn = Connection(requestor=True)
-    conn.request(REQUEST)
+    conn.request(request)
     conn.connection_made()
     return conn
 
 
-SIDES: dict[str, Callable[[], Connection]] = {"acceptor": _acceptor, "requestor": _requestor}
+SIDES: dict[str, Callable[[], Connection]] = {"acceptor": acceptor, "requestor": requestor}
 
 
 def replay(data: bytes, steps: tuple[int, ...] = (1 << 20, 7)) -> None:

@@ -15,7 +15,7 @@ from dimse.commands import c_echo_rq, c_store_rq, decode_command, encode_command
 from dimse.connection import Connection
 from dimse.errors import LocalProtocolError, PDUError, ProtocolError
 from dimse.fsm import State
-from dimse.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.negotiation import AcceptorPolicy, negotiate
 from dimse.pdu import (
     PDU_HEADER,
     PDV,
@@ -25,13 +25,12 @@ from dimse.pdu import (
     PDataTF,
     ReleaseRP,
     ReleaseRQ,
-    RoleSelection,
-    SOPClassCommonExtendedNegotiation,
-    SOPClassExtendedNegotiation,
-    UserIdentityRQ,
     decode_pdu,
     encode,
 )
+
+from . import corpus
+from .corpus import CT, EVENT_TYPES, EXPLICIT, IMPLICIT, VERIFICATION, acceptor, check_output, full_request
 
 BOUNDED = settings(
     max_examples=200,
@@ -41,35 +40,10 @@ BOUNDED = settings(
 )
 SMALL = settings(BOUNDED, max_examples=120)
 
-VERIFICATION = "1.2.840.10008.1.1"
-CT = "1.2.840.10008.5.1.4.1.1.2"
-IMPLICIT = "1.2.840.10008.1.2"
-EXPLICIT = "1.2.840.10008.1.2.1"
-
 POLICY = AcceptorPolicy(ae_title="ANY-SCP", transfer_syntaxes={VERIFICATION: [IMPLICIT], CT: [EXPLICIT, IMPLICIT]})
-EVENT_TYPES = (
-    ev.AssociationRequested,
-    ev.AssociationAccepted,
-    ev.AssociationRejected,
-    ev.CommandReceived,
-    ev.DataReceived,
-    ev.ReleaseRequested,
-    ev.ReleaseConfirmed,
-    ev.Aborted,
-)
 TERMINAL = (ev.Aborted, ev.AssociationRejected)
 
-REQUEST = build_request(
-    "STORESCU",
-    "ANY-SCP",
-    [(VERIFICATION, [IMPLICIT]), (CT, [IMPLICIT, EXPLICIT])],
-    max_pdu=4096,
-    async_ops=(2, 2),
-    roles=[RoleSelection(CT, True, False)],
-    extended=[SOPClassExtendedNegotiation(CT, b"\x01\x00")],
-    common_extended=[SOPClassCommonExtendedNegotiation(CT, "1.2.840.10008.4.2", ["1.2.3"])],
-    user_identity_rq=UserIdentityRQ(2, b"user", b"pass", True),
-)
+REQUEST = full_request("STORESCU", max_pdu=4096)
 ACCEPT = negotiate(REQUEST, dataclasses.replace(POLICY, max_pdu=4096))
 assert isinstance(ACCEPT, AssociateAC)
 STORE = encode_command(c_store_rq(1, CT, "1.2.3.4"))
@@ -117,17 +91,6 @@ def chunked(draw, data: bytes) -> list[bytes]:
     return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def check_output(conn: Connection) -> None:
-    """Everything a connection sends is a whole number of well-formed PDUs."""
-    raw = b"".join(bytes(b) for b in conn.data_to_send())
-    pos = 0
-    while pos < len(raw):
-        pdu_type, length = PDU_HEADER.unpack_from(raw, pos)
-        decode_pdu(pdu_type, raw[pos + 6 : pos + 6 + length])
-        pos += 6 + length
-    assert pos == len(raw)
-
-
 class Watcher:
     """Collects a connection's events and checks the invariants after every step."""
 
@@ -164,14 +127,7 @@ class Watcher:
 def answer(conn: Connection, new_events: list) -> None:
     """A well-behaved user: accept what can be accepted, grant releases."""
     for e in new_events:
-        if isinstance(e, ev.AssociationRequested) and conn.state == State.STA3:
-            reply = negotiate(e.request, POLICY)
-            if isinstance(reply, AssociateAC):
-                conn.accept(reply)
-            else:
-                conn.reject(reply)
-        elif isinstance(e, ev.ReleaseRequested) and conn.state in (State.STA8, State.STA9, State.STA12):
-            conn.release_response()
+        corpus.answer(conn, e, POLICY)
 
 
 def feed(conn: Connection, chunks: list[bytes], respond: bool) -> Watcher:
@@ -186,16 +142,8 @@ def feed(conn: Connection, chunks: list[bytes], respond: bool) -> Watcher:
     return w
 
 
-def acceptor() -> Connection:
-    conn = Connection(requestor=False)
-    conn.connection_made()
-    return conn
-
-
 def requestor() -> Connection:
-    conn = Connection(requestor=True)
-    conn.request(REQUEST)
-    conn.connection_made()
+    conn = corpus.requestor(REQUEST)
     conn.data_to_send()
     return conn
 

@@ -51,10 +51,11 @@ from dimse.pdu import (
     SOPClassCommonExtendedNegotiation,
     decode_pdu,
     encode,
-    pdata_header,
 )
 from dimse.storage import FileSink, object_filename, path_inside
 from dimse.uids import VERIFICATION
+
+from .corpus import pdv
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 LEI = "1.2.840.10008.1.2"
@@ -212,10 +213,6 @@ def associate_raw(port: int, rq: AssociateRQ | None = None) -> tuple[socket.sock
     ac = read_pdu(sock)
     assert isinstance(ac, AssociateAC), ac
     return sock, ac
-
-
-def pdv(ctx: int, data: bytes, command: bool, last: bool = True) -> bytes:
-    return pdata_header(ctx, len(data), command, last) + data
 
 
 def echo_on(sock: socket.socket, ctx: int) -> int:

@@ -19,7 +19,7 @@ from pydicom import dcmread
 from dimse.negotiation import build_request
 from dimse.pdu import encode, pdata_header
 
-from .conftest import CT_SMALL, free_port, ours, run
+from .conftest import CT_SMALL, free_port, move_study_args, ours, run
 
 MOVE_STUDY = "1.2.840.10008.5.1.4.1.2.2.2"
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
@@ -58,26 +58,7 @@ def move_scp():
 def movescu(plan, out, *extra):
     listen = free_port()
     plan["destination_port"] = listen
-    return run(
-        [
-            ours("movescu"),
-            "-S",
-            "-aec",
-            "HOSTILE-QR",
-            "--port",
-            str(listen),
-            "-od",
-            str(out),
-            *extra,
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.3",
-            "127.0.0.1",
-            str(plan["port"]),
-        ],
-        timeout=60,
-    )
+    return run(move_study_args(ours("movescu"), "HOSTILE-QR", plan["port"], listen, out, *extra), timeout=60)
 
 
 @pytest.mark.parametrize("uid", ["../../x", "../escape", "1.2/3", ".."])
@@ -215,23 +196,7 @@ def test_accepted_syntax_as_dcmtk_movescu(move_scp, tmp_path, preference):
         out = tmp_path / name
         out.mkdir()
         subprocess.run(
-            [
-                tool,
-                "-S",
-                "-aec",
-                "HOSTILE-QR",
-                "--port",
-                str(listen),
-                "-od",
-                str(out),
-                preference,
-                "-k",
-                "QueryRetrieveLevel=STUDY",
-                "-k",
-                "StudyInstanceUID=1.2.3",
-                "127.0.0.1",
-                str(move_scp["port"]),
-            ],
+            move_study_args(tool, "HOSTILE-QR", move_scp["port"], listen, out, preference),
             capture_output=True,
             timeout=60,
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-from .conftest import CT_SMALL, MR_SMALL, free_port, ours, run, running
+from .conftest import CT_SMALL, MR_SMALL, free_port, move_study_args, ours, run, running
 from .conftest import dcmtk as dcmtk_tool
 from .test_dcmtk import same_dataset
 
@@ -425,30 +425,8 @@ def test_movescu_tls_outgoing_and_storage_scp(pki, tls_move_scp, tmp_path):
     tls_move_scp["destination_port"] = listen
     out = tmp_path / "od"
     out.mkdir()
-    done = run(
-        [
-            ours("movescu"),
-            "+tls",
-            pki.client_key,
-            pki.client_cert,
-            "+cf",
-            pki.ca,
-            "-S",
-            "-aec",
-            "TLS-QR",
-            "--port",
-            str(listen),
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.3",
-            "127.0.0.1",
-            str(tls_move_scp["port"]),
-        ],
-        timeout=90,
-    )
+    tls = ["+tls", pki.client_key, pki.client_cert, "+cf", pki.ca]
+    done = run(move_study_args(ours("movescu"), "TLS-QR", tls_move_scp["port"], listen, out, tls=tls), timeout=90)
     assert done.returncode == 0, done.stderr
     sender = tls_move_scp["sender"]
     assert sender is not None and sender.returncode == 0, sender.stderr if sender else None
