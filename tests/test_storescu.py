@@ -477,6 +477,29 @@ def test_odd_files_side_by_side(port, tmp_path, case, halt):
     assert counts[1] == counts[0]
 
 
+def test_next_file_read_early_keeps_the_order_side_by_side(port, tmp_path):
+    """Good, unreadable, missing, good, repeated -> DCMTK storescp, -v -nh: our storescu reads each
+    next file while the receiver stores the current one, yet logs and sends in file order, with the
+    same sequence of per-file lines as DCMTK's storescu and the same objects received."""
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not DICOM at all" * 50)
+    files = [str(CT_SMALL), str(bad), str(tmp_path / "gone.dcm"), str(MR_SMALL), str(CT_SMALL)]
+    wanted = ("Sending file:", "Received Store Response", "Sending Store Request", "Bad DICOM file:", "No SOP Class")
+    sequences, counts = [], []
+    for tool, name in ((dcmtk("storescu"), "theirs"), (ours("storescu"), "mine")):
+        out = tmp_path / name
+        out.mkdir()
+        with running([dcmtk("storescp"), "-od", str(out), str(port)], port):
+            result = run([tool, "-v", "-nh", "127.0.0.1", str(port), *files])
+        assert "Traceback" not in result.stderr
+        lines = [line[3:] for line in result.stderr.splitlines() if line[1:3] == ": "]
+        seen = [next(w for w in wanted if line.startswith(w)) for line in lines if line.startswith(wanted)]
+        sequences.append(["unreadable" if w in wanted[3:] else w for w in seen])  # DCMTK's words differ there
+        counts.append((result.returncode, len(list(out.iterdir()))))
+    assert sequences[1] == sequences[0]
+    assert counts[1] == counts[0] == (0, 2)  # -nh: the unreadable file does not fail the run
+
+
 def test_peer_refusing_everything_side_by_side(port, tmp_path):
     """our storescp --refuse -> DCMTK storescu and ours: the same three fatal lines, exit 1."""
     with running([ours("storescp"), "--refuse", "-od", str(tmp_path), str(port)], port):

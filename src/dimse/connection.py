@@ -72,6 +72,10 @@ ABORT_UNEXPECTED_PDU = 2
 ABORT_INVALID_PARAMETER = 6
 
 
+#: the method that carries out each action of the state table ("AE-1" -> "_ae_1")
+_ACTION_METHODS = {action: "_" + action.replace("-", "_").lower() for action in set(TRANSITIONS.values())}
+
+
 @dataclass(slots=True, frozen=True)
 class PresentationContext:
     """An accepted presentation context."""
@@ -290,7 +294,7 @@ class Connection:
         action = TRANSITIONS.get((self.state, event))
         if action is None:
             raise LocalProtocolError(f"{event.name} is not allowed in {self.state.name}")
-        getattr(self, "_" + action.replace("-", "_").lower())(pdu, reason, detail)
+        getattr(self, _ACTION_METHODS[action])(pdu, reason, detail)
 
     def _check_pdata(self, context_id: int) -> None:
         if (self.state, Event.EVT9) not in TRANSITIONS:

@@ -11,6 +11,7 @@ import array
 import contextlib
 import io
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ class BadDicomFile(DimseError):
 class Part10Header:
     """Where a Part 10 file's data set lies and what it is."""
 
-    path: Path
+    path: str | Path
     sop_class: str
     sop_instance: str
     transfer_syntax: str
@@ -63,10 +64,9 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
     """Read only the preamble and file meta group; the data set is left on disk.
 
     ``fp``: the file already open (read_sop_uids can then go on with the same handle)."""
-    path = Path(path)
     keywords = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
     try:
-        with contextlib.nullcontext(fp) if fp is not None else path.open("rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else open(path, "rb") as fp:
             fp.seek(0)
             quick = scan_meta(fp)  # a conformant meta group, without pydicom's per-element objects
             head = b""
@@ -110,7 +110,7 @@ def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str
         return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
     implicit, little = _flags(header.transfer_syntax)
     try:
-        with contextlib.nullcontext(fp) if fp is not None else header.path.open("rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else open(header.path, "rb") as fp:
             return scan(fp, header.dataset_offset, header.dataset_length, implicit, little, header.head)
     except Truncated as exc:
         raise BadDicomFile(str(exc)) from None
@@ -120,11 +120,16 @@ def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str
 
 
 def read_any(path: str | Path) -> Dataset:
-    """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding)."""
+    """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding).
+
+    pydicom's warnings about what it guessed are not shown: what the file is worth is said
+    by the one error line of the caller, if any."""
     from pydicom import dcmread
 
     try:
-        return dcmread(path, force=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many kinds on bad input
         raise BadDicomFile(str(exc) or type(exc).__name__) from None
 

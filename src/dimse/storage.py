@@ -45,42 +45,72 @@ def path_inside(directory: Path, name: str) -> Path:
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _create_temporary(final_path: Path) -> tuple[int, str]:
+def _create_temporary(final_path: str) -> tuple[int, str]:
     """``<dir>/.<name>.part``, created exclusively (mode 0600); a random name only when that
     one is taken (the same object arriving twice at once).  Cheaper than mkstemp's random
     names, which cost a Storage SCP a measurable share of its time per object."""
-    tmp = str(final_path.parent / f".{final_path.name}.part")
+    folder, name = os.path.split(final_path)
+    tmp = os.path.join(folder, f".{name}.part")
     try:
         return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
     except FileExistsError:
-        return tempfile.mkstemp(dir=final_path.parent, prefix=f".{final_path.name}.", suffix=".part")
+        return tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
+
+
+def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
+    """Write every byte of ``buffers`` (a regular file takes them at once; the loop is for
+    the rare short write)."""
+    while buffers:
+        written = os.writev(fd, buffers) if len(buffers) > 1 else os.write(fd, buffers[0])
+        while buffers and written >= len(buffers[0]):
+            written -= len(buffers[0])
+            buffers.pop(0)
+        if buffers and written:
+            buffers[0] = memoryview(buffers[0])[written:]
 
 
 class FileSink:
-    """Collects a data set in ``<dir>/.<name>.part`` and renames it to ``<dir>/<name>`` on commit."""
+    """Collects a data set in ``<dir>/.<name>.part`` and renames it to ``<dir>/<name>`` on commit.
+
+    The pieces go to the file as they come, with no buffer of our own (a network piece is
+    already large: a PDU's worth), the meta header prefix in one vectored write with the
+    first piece.  A failed write (a full disk) drops the file and the rest of the data set,
+    and :meth:`commit` raises it: the peer gets a failure status, the association goes on."""
 
     def __init__(self, final_path: Path, prefix: bytes = b"") -> None:
         self.final_path = final_path
-        fd, tmp = _create_temporary(final_path)
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._final = os.fspath(final_path)
+        self._fd, self._tmp = _create_temporary(self._final)
+        self._prefix = prefix
         self.size = 0
-        try:
-            if prefix:
-                self._file.write(prefix)
-        except BaseException:
-            self.discard()
-            raise
+        self.error: OSError | None = None
 
     def write(self, data: memoryview | bytes) -> None:
-        self._file.write(data)
         self.size += len(data)
+        if self.error is not None:
+            return
+        try:
+            if self._prefix:
+                _write_all(self._fd, [self._prefix, data])
+                self._prefix = b""
+            else:
+                _write_all(self._fd, [data])
+        except OSError as exc:
+            self.error = exc
+            self.discard()
 
     def commit(self) -> Path:
-        """Close and move into place; returns the final path."""
+        """Close and move into place; returns the final path (raises the OSError that
+        stopped writing, if one did)."""
+        if self.error is not None:
+            raise self.error
         try:
-            self._file.close()
-            os.replace(self._tmp, self.final_path)
+            if self._prefix:  # an empty data set: the meta header alone
+                _write_all(self._fd, [self._prefix])
+                self._prefix = b""
+            os.close(self._fd)
+            self._fd = -1
+            os.replace(self._tmp, self._final)
         except BaseException:
             self.discard()
             raise
@@ -88,11 +118,16 @@ class FileSink:
 
     def discard(self) -> None:
         """Drop what was received; safe to call more than once."""
+        if self._fd >= 0:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = -1
         try:
-            self._file.close()
-        except OSError:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
             pass
-        self._tmp.unlink(missing_ok=True)
 
 
 class NullSink:

@@ -127,6 +127,39 @@ def load(path: str, opts: SendOptions) -> Loaded:
     return Loaded(_ts_of(ds), values[0], values[1], dataset=ds)
 
 
+class Lookahead:
+    """Reads the next file while the peer stores the current one.
+
+    With one operation outstanding at a time, the receiver's work on a C-STORE and ours on
+    the next file (opening it, reading its header, finding its UIDs) can overlap: the next
+    file is loaded right after a request is sent, before its response is waited for.  Only
+    the result is kept (an error too, raised when the file's turn comes), so logs and
+    outcomes stay in the order of the files."""
+
+    def __init__(self, opts: SendOptions) -> None:
+        self.opts = opts
+        self._path: str | None = None
+        self._result: Loaded | BadDicomFile | None = None
+
+    def prepare(self, path: str) -> None:
+        """Load ``path`` now, for the next :meth:`take` of it."""
+        try:
+            self._result = load(path, self.opts)
+        except BadDicomFile as exc:
+            self._result = exc
+        self._path = path
+
+    def take(self, path: str) -> Loaded:
+        """What :func:`load` gives for ``path``, prepared earlier or read now."""
+        result, prepared = self._result, self._path
+        self._path = self._result = None
+        if prepared != path or result is None:
+            return load(path, self.opts)
+        if isinstance(result, BadDicomFile):
+            raise result
+        return result
+
+
 def _unpad(uid: str, uid_padding: bool) -> str:
     """-up drops one trailing space; a trailing NUL is UI padding anyway."""
     if uid_padding and uid.endswith(" "):
@@ -196,15 +229,18 @@ async def send_file(
     dots: Dots,
     on_bytes: Callable[[int], object] | None = None,
     window: bool = False,
+    lookahead: Lookahead | None = None,
+    next_path: str | None = None,
 ) -> Outcome | InFlight:
     """One store attempt for ``path``: everything logged in DCMTK's words.  With ``window``
     the response is not waited for: an :class:`InFlight` is returned once the data set is
-    sent (or an Outcome when the attempt failed before that)."""
+    sent (or an Outcome when the attempt failed before that).  With a ``lookahead``, the
+    file comes from it, and ``next_path`` is loaded into it while the response is due."""
     message_id = assoc.next_message_id()
     outcome = Outcome(path)
     log.info("Sending file: %s", path)
     try:
-        loaded = load(path, opts)
+        loaded = lookahead.take(path) if lookahead is not None else load(path, opts)
     except BadDicomFile as exc:
         log.error("Bad DICOM file: %s: %s", path, exc)
         outcome.error = str(exc)
@@ -265,7 +301,10 @@ async def send_file(
             await assoc.send_store(ctx.context_id, command, source, progress)
             dots.end()
             return InFlight(outcome, message_id, ctx.context_id, started)
-        rsp = await assoc.store(ctx.context_id, command, source, progress)
+        await assoc.send_store(ctx.context_id, command, source, progress)
+        if lookahead is not None and next_path is not None:
+            lookahead.prepare(next_path)
+        rsp = await assoc.store_response((message_id,))
     except (DimseError, OSError) as exc:
         return _failed(outcome, exc, log, dots)
     return _answered(outcome, rsp, ctx.context_id, started, log, dots)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -122,7 +123,7 @@ class StoreServices(Services):
         except UnsafeName as exc:
             self.log.error("refusing object: %s", exc)
             return STATUS_CANNOT_UNDERSTAND
-        if path.exists():
+        if os.path.exists(path):
             self.log.warning("DICOM file already exists, overwriting: %s", path)
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
         prefix = meta_prefix(sop_class, sop_instance, ctx.transfer_syntax, calling) if self.write_meta else b""

@@ -34,7 +34,7 @@ from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
-from ..store.sender import Dots, Outcome, SendOptions, StoreWindow, send_file
+from ..store.sender import Dots, Lookahead, Outcome, SendOptions, StoreWindow, send_file
 from ..store.transcode import Transcoder
 
 #: the asynchronous operations window storescu proposes (PS3.7 D.3.3.3)
@@ -363,14 +363,22 @@ class Run:
         size = min(assoc.operations_window, self.window)
         window = StoreWindow(assoc, size, log, self.dots) if size > 1 else None
         on_bytes = None if isinstance(bar, NoBar) else bar.update
-        for path in files:
+        lookahead = Lookahead(self.send_options)
+        for index, path in enumerate(files):
             self.started += 1
             bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
-            for _ in range(self.repeat):
+            for turn in range(self.repeat):
                 if self.halt and self.unsuccessful:
                     break
                 if window is None:
-                    finished = [await send_file(assoc, path, self.send_options, log, self.dots, on_bytes)]
+                    following = (
+                        path if turn + 1 < self.repeat else (files[index + 1] if index + 1 < len(files) else None)
+                    )
+                    finished = [
+                        await send_file(
+                            assoc, path, self.send_options, log, self.dots, on_bytes, False, lookahead, following
+                        )
+                    ]
                 else:
                     finished = await window.submit(path, self.send_options, on_bytes)
                 failure = self._record(finished, failure)
