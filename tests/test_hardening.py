@@ -559,6 +559,22 @@ def test_data_set_trickling_past_the_time_limit_is_aborted(make_server, server_l
     assert honest_echo(server.port) == 0
 
 
+def test_data_set_slower_than_the_socket_timeout_in_all_but_each_piece_is_stored(make_server, tmp_path):
+    """socket timeout 1 s: a data set whose pieces come 0.4 s apart for 3 s in all is stored -- the
+    timeout bounds each read, not the sum of them (one timer serves many reads) -- and the next
+    silence is still cut by it."""
+    server = make_server(timeouts=Timeouts(acse=1.0, socket=1.0))
+    sock, ac = associate_raw(server.port)
+    ctx = _ct_context(ac)
+    sock.sendall(pdv(ctx, encode_command(c_store_rq(1, CT, "1.2.3.4")), True))
+    pieces = [pdv(ctx, bytes(16), False, last=i == 7) for i in range(8)]
+    assert not _trickle(sock, pieces, pause=0.4)  # the server neither spoke nor hung up meanwhile
+    assert decode_command(bytes(read_pdu(sock).pdvs[0].data)).Status == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.4"]
+    assert isinstance(read_pdu(sock), Abort)  # then idle: aborted by the socket timeout
+    assert honest_echo(server.port) == 0
+
+
 # ---------------------------------------------------------------------------- the sans-IO core
 
 

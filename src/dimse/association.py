@@ -9,7 +9,6 @@ Timeouts have DCMTK's meanings: ``connect`` (-to), ``acse`` (-ta), ``dimse`` (-t
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import socket
@@ -113,6 +112,9 @@ class Association:
         self._raw_fd = _plain_socket_fd(writer)
         #: the error that ended reading, if any (a TLS alert tells why a peer hung up)
         self.read_error: OSError | None = None
+        #: when the read under way times out (see _watch), and the timer that checks it
+        self._read_deadline: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -240,6 +242,9 @@ class Association:
         if self._closed:
             return
         self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._writer.close()
         try:
             async with asyncio.timeout(1):
@@ -277,12 +282,21 @@ class Association:
         artim = self.conn.artim_running
         limit = _t(self.timeouts.acse) if artim else _t(self.timeouts.socket)
         try:
-            async with asyncio.timeout(limit):
+            if limit is None:
                 data = await self._reader.read(READ_SIZE)
-        except TimeoutError:
+            else:
+                self._watch(limit)
+                try:
+                    data = await self._reader.read(READ_SIZE)
+                finally:
+                    self._read_deadline = None
+        except _ReadTimedOut:
             if artim:
                 self.conn.timer_expired()
-                await self._flush()
+                try:
+                    await self._flush()
+                except (OSError, NetworkTimeout):
+                    pass
                 await self._close()
                 return
             raise NetworkTimeout("network receive timed out") from None
@@ -293,6 +307,33 @@ class Association:
         if not data:
             self._closed = True
         await self._flush()
+
+    def _watch(self, limit: float) -> None:
+        """Bound the read about to start by ``limit`` seconds.
+
+        One timer serves many reads: it is set when none is pending (or when the pending one
+        would fire too late), and when it fires before the current read's deadline it is set
+        again for that deadline.  A timer made and cancelled for every read (``asyncio.timeout``)
+        was a visible share of the time per object."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        self._read_deadline = deadline
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.when() > deadline:
+            if watchdog is not None:
+                watchdog.cancel()
+            self._watchdog = loop.call_at(deadline, self._watchdog_fired)
+
+    def _watchdog_fired(self) -> None:
+        self._watchdog = None
+        deadline = self._read_deadline
+        if deadline is None or self._closed:
+            return  # no read waiting: the next one sets a timer again
+        loop = asyncio.get_running_loop()
+        if loop.time() >= deadline - 0.001:
+            self._reader.set_exception(_ReadTimedOut())  # the waiting read raises it
+        else:
+            self._watchdog = loop.call_at(deadline, self._watchdog_fired)
 
     async def receive_command(self, timeout: float | None = None) -> ev.Event:
         """Next CommandReceived, or the ReleaseRequested/Aborted that ends the association."""
@@ -585,12 +626,20 @@ def _plain_socket_fd(writer: asyncio.StreamWriter) -> int | None:
     return sock.fileno()
 
 
+class _ReadTimedOut(NetworkTimeout):
+    """A read outlived its deadline: raised into the waiting read by the watchdog (and by the
+    stream from then on: the association is over)."""
+
+
 def _is_literal_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    """An IPv4 or IPv6 address written out (not a name to resolve)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.split("%", 1)[0] if family == socket.AF_INET6 else host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _abort_detail(event: ev.Event) -> str:

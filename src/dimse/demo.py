@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -106,7 +107,7 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
     return 1 if failures or mismatches or not sent else 0
 
 
-def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[Path]) -> list[str]:
+def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[str]) -> list[str]:
     """Names of received files whose data set differs from the last file sent with that UID."""
     last_sent = {uid: path for path, uid, _, _ in sendable}
     bad = []
@@ -114,7 +115,7 @@ def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[Path]) -> 
         received = dcmread(path)
         sent = last_sent.get(str(received.file_meta.MediaStorageSOPInstanceUID))
         if sent is None or read_any(sent) != received:
-            bad.append(path.name)
+            bad.append(os.path.basename(path))
     return bad
 
 

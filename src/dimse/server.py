@@ -296,8 +296,10 @@ class Acceptor:
             write(piece)
 
         receiver = write if limit is None else bounded
+        if not self.dataset_time_limit:
+            return await assoc.receive_dataset(receiver, self.timeouts.dimse)
         try:
-            async with asyncio.timeout(self.dataset_time_limit or None) as deadline:
+            async with asyncio.timeout(self.dataset_time_limit) as deadline:
                 return await assoc.receive_dataset(receiver, self.timeouts.dimse)
         except TimeoutError:
             if not deadline.expired():

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-from pathlib import Path
 
 from .errors import DimseError
 from .modality import modality_prefix
@@ -35,11 +33,12 @@ def object_filename(sop_class: str, sop_instance: str) -> str:
     return f"{modality_prefix(sop_class)}.{sop_instance}"
 
 
-def path_inside(directory: Path, name: str) -> Path:
-    """``directory/name``, refusing anything that would leave ``directory``."""
+def path_inside(directory: str | os.PathLike[str], name: str) -> str:
+    """``directory/name``, refusing anything that would leave ``directory`` (a string: a
+    Storage SCP makes one per object, and path objects cost it a visible share of its time)."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise UnsafeName(f"unsafe file name: {name!r}")
-    return directory / name
+    return os.path.join(directory, name)
 
 
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -54,6 +53,8 @@ def _create_temporary(final_path: str) -> tuple[int, str]:
     try:
         return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
     except FileExistsError:
+        import tempfile  # only here: rare, and it costs every start-up a few ms
+
         return tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
 
 
@@ -77,7 +78,7 @@ class FileSink:
     first piece.  A failed write (a full disk) drops the file and the rest of the data set,
     and :meth:`commit` raises it: the peer gets a failure status, the association goes on."""
 
-    def __init__(self, final_path: Path, prefix: bytes = b"") -> None:
+    def __init__(self, final_path: str | os.PathLike[str], prefix: bytes = b"") -> None:
         self.final_path = final_path
         self._final = os.fspath(final_path)
         self._fd, self._tmp = _create_temporary(self._final)
@@ -99,7 +100,7 @@ class FileSink:
             self.error = exc
             self.discard()
 
-    def commit(self) -> Path:
+    def commit(self) -> str | os.PathLike[str]:
         """Close and move into place; returns the final path (raises the OSError that
         stopped writing, if one did)."""
         if self.error is not None:

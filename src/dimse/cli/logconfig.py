@@ -10,7 +10,6 @@ library loggers.  Anything else is reported on stderr as not supported and left 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
 import socket
@@ -122,7 +121,9 @@ def _handler(name: str, props: dict[str, str], unsupported: list[str]) -> loggin
         path = props.get(f"{prefix}.File", "dimse.log")
         mode = "a" if _truthy(props.get(f"{prefix}.Append"), True) else "w"
         if kind == "RollingFileAppender":
-            handler = logging.handlers.RotatingFileHandler(
+            from logging.handlers import RotatingFileHandler  # only here: it costs every start-up a few ms
+
+            handler = RotatingFileHandler(
                 path,
                 mode=mode,
                 maxBytes=_size(props.get(f"{prefix}.MaxFileSize", "10MB")),

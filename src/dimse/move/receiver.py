@@ -7,6 +7,8 @@ lines are movescu's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..association import Association
 from ..pdu import AssociateAC, AssociateRQ
 from ..tools.storescp import StoreServices
@@ -26,7 +28,7 @@ class MoveReceiver(StoreServices):
     def store_done(self, assoc: Association, ctx, command, sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)
         if status == 0 and self.output_format.needed and hasattr(sink, "final_path"):
-            status = self._rewrite(assoc, sink.final_path)
+            status = self._rewrite(assoc, Path(sink.final_path))
         size = getattr(sink, "size", 0)
         self.bytes += size
         self.records.append(

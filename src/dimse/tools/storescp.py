@@ -88,7 +88,7 @@ class StoreServices(Services):
         #: write a Part 10 file (+F); False writes the bare data set (-F)
         self.write_meta = True
         #: paths of stored objects, kept only when asked for (a server runs for months)
-        self.stored: list[Path] | None = [] if keep_list else None
+        self.stored: list[str] | None = [] if keep_list else None
 
     def association_requested(self, rq: AssociateRQ) -> None:
         self.log.info("Association Received")
