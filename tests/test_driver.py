@@ -137,7 +137,7 @@ def test_tcp_nodelay_follows_environment(monkeypatch, env, expected):
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        configure_socket(writer)
+        configure_socket(writer.transport)
         value = writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         writer.close()
         server.close()

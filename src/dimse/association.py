@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .channel import Channel
 from .commands import (
     PRIORITY_MEDIUM,
     Command,
@@ -50,11 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dimse.association")
 
-#: most bytes taken from the socket at once: below glibc's threshold for serving an allocation
-#: with its own mmap (128 KiB), which asyncio's 256 KiB reads cross on every read (an mmap, a
-#: mremap and a munmap per read, ~15 us even for a 170-byte response)
-READ_SIZE = (128 << 10) - 256
-STREAM_LIMIT = 1 << 20
 #: bytes of a data set read from disk and handed to the transport at once (whole PDUs): one
 #: read and one vectored write per MB, memory bounded by it
 SEND_CHUNK = 1 << 20
@@ -82,13 +78,11 @@ def tcp_nodelay_wanted() -> bool:
     return os.environ.get("TCP_NODELAY", "1").strip() != "0"
 
 
-def configure_socket(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
+def configure_socket(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if tcp_nodelay_wanted() else 0)
-    writer.transport.set_write_buffer_limits(high=1 << 20)
-    if hasattr(writer.transport, "max_size"):  # asyncio's plain socket transport
-        writer.transport.max_size = READ_SIZE
+    transport.set_write_buffer_limits(high=1 << 20)
 
 
 class Association:
@@ -97,19 +91,17 @@ class Association:
     def __init__(
         self,
         conn: Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        channel: Channel,
         timeouts: Timeouts,
     ) -> None:
         self.conn = conn
         self.timeouts = timeouts
-        self._reader = reader
-        self._writer = writer
+        self._channel = channel
         self._message_id = 0
         self._closed = False
-        self.peer = writer.get_extra_info("peername")
+        self.peer = channel.transport.get_extra_info("peername")
         #: the socket's descriptor for direct vectored writes (plain TCP only, not TLS)
-        self._raw_fd = _plain_socket_fd(writer)
+        self._raw_fd = _plain_socket_fd(channel.transport)
         #: the error that ended reading, if any (a TLS alert tells why a peer hung up)
         self.read_error: OSError | None = None
         #: when the read under way times out (see _watch), and the timer that checks it
@@ -141,19 +133,19 @@ class Association:
         conn.request(rq)
         try:
             async with asyncio.timeout(_t(timeouts.connect)):
-                reader, writer = await asyncio.open_connection(
+                transport, channel = await asyncio.get_running_loop().create_connection(
+                    Channel,
                     host,
                     port,
-                    limit=STREAM_LIMIT,
                     family=0 if _is_literal_address(host) else family,
                     ssl=ssl,
                     server_hostname=(server_hostname or "") if ssl is not None else None,
                 )
         except TimeoutError:
             raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
-        configure_socket(writer)
+        configure_socket(transport)
         conn.connection_made()
-        assoc = cls(conn, reader, writer, timeouts)
+        assoc = cls(conn, channel, timeouts)
         try:
             await assoc._flush()
             event = await assoc._next_event(timeouts.acse, "A-ASSOCIATE response")
@@ -206,10 +198,10 @@ class Association:
         buffers = self.conn.data_to_send()
         if buffers and not self._closed:
             self._write(buffers)
-            if self._writer.transport.get_write_buffer_size():  # else all sent: nothing to wait for
+            if self._channel.transport.get_write_buffer_size():  # else all sent: nothing to wait for
                 try:
                     async with asyncio.timeout(_t(self.timeouts.socket)):
-                        await self._writer.drain()
+                        await self._channel.drain()
                 except TimeoutError:
                     raise NetworkTimeout("network send timed out") from None
         if self.conn.should_close:
@@ -220,7 +212,7 @@ class Association:
         queued (asyncio's ``writelines`` would first join them into one copy); what the
         socket does not take goes to the transport, which keeps the order and the
         back-pressure."""
-        transport = self._writer.transport
+        transport = self._channel.transport
         if self._raw_fd is not None and not transport.is_closing() and not transport.get_write_buffer_size():
             try:
                 sent = os.writev(self._raw_fd, buffers[:_MAX_IOV])
@@ -236,7 +228,7 @@ class Association:
                 done += 1
             buffers = buffers[done:]
         if buffers:
-            self._writer.writelines(buffers)
+            transport.writelines(buffers)
 
     async def _close(self) -> None:
         if self._closed:
@@ -245,10 +237,10 @@ class Association:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        self._writer.close()
+        self._channel.transport.close()
         try:
             async with asyncio.timeout(1):
-                await self._writer.wait_closed()
+                await self._channel.wait_closed()
         except (OSError, TimeoutError):
             pass
 
@@ -283,11 +275,11 @@ class Association:
         limit = _t(self.timeouts.acse) if artim else _t(self.timeouts.socket)
         try:
             if limit is None:
-                data = await self._reader.read(READ_SIZE)
+                data = await self._channel.read()
             else:
                 self._watch(limit)
                 try:
-                    data = await self._reader.read(READ_SIZE)
+                    data = await self._channel.read()
                 finally:
                     self._read_deadline = None
         except _ReadTimedOut:
@@ -331,7 +323,7 @@ class Association:
             return  # no read waiting: the next one sets a timer again
         loop = asyncio.get_running_loop()
         if loop.time() >= deadline - 0.001:
-            self._reader.set_exception(_ReadTimedOut())  # the waiting read raises it
+            self._channel.fail_read(_ReadTimedOut())  # the waiting read raises it
         else:
             self._watchdog = loop.call_at(deadline, self._watchdog_fired)
 
@@ -616,11 +608,11 @@ def _report_fragments(progress: Callable[[int], object], size: int, step: int) -
         progress(min(step, size - start))
 
 
-def _plain_socket_fd(writer: asyncio.StreamWriter) -> int | None:
+def _plain_socket_fd(transport: asyncio.BaseTransport) -> int | None:
     """The descriptor under a plain (not TLS) transport, or None."""
-    if writer.get_extra_info("sslcontext") is not None or writer.get_extra_info("ssl_object") is not None:
+    if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
         return None
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "writev"):
         return None
     return sock.fileno()

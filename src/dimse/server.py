@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import events as ev
-from .association import STREAM_LIMIT, Association, Timeouts, configure_socket
+from .association import Association, Timeouts, configure_socket
+from .channel import Channel
 from .commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
 from .connection import Connection, PresentationContext
 from .errors import DimseError, NetworkTimeout
@@ -98,6 +99,8 @@ class Acceptor:
     ssl: ssl_module.SSLContext | None = None
     _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
     _associations: int = field(default=0, init=False, repr=False)
+    #: a task per connection until it has started (the loop keeps only weak references)
+    _starting: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
 
     @property
     def active(self) -> int:
@@ -121,19 +124,25 @@ class Acceptor:
             await asyncio.gather(*pending, return_exceptions=True)
         return len(pending)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def connected(self, channel: Channel) -> None:
+        """A new connection (the channel's transport is up): served by its own task."""
+        task = asyncio.get_running_loop().create_task(self.handle(channel))
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def handle(self, channel: Channel) -> None:
         """One connection from accept to close; never raises (but honours cancellation)."""
-        configure_socket(writer)
-        peer = writer.get_extra_info("peername")
+        configure_socket(channel.transport)
+        peer = channel.transport.get_extra_info("peername")
         if self.admit is not None and peer and not self.admit(peer[0]):
             log.warning("Access control: refused connection from %s", peer[0])
-            writer.close()
+            channel.transport.close()
             return
-        if self.ssl is not None and not await self._start_tls(writer, peer):
+        if self.ssl is not None and not await self._start_tls(channel, peer):
             return
         conn = Connection(requestor=False)
         conn.connection_made()
-        assoc = Association(conn, reader, writer, self.timeouts)
+        assoc = Association(conn, channel, self.timeouts)
         how = "closed"
         task = asyncio.current_task()
         self._active.add(task)
@@ -170,10 +179,13 @@ class Acceptor:
                 if self.on_finished is not None:
                     self.on_finished()
 
-    async def _start_tls(self, writer: asyncio.StreamWriter, peer) -> bool:
+    async def _start_tls(self, channel: Channel, peer) -> bool:
         """The TLS handshake, bounded by the ACSE timeout; False (logged) if it failed."""
+        raw = channel.transport
         try:
-            await writer.start_tls(self.ssl, ssl_handshake_timeout=self.timeouts.acse or None)
+            channel.transport = await asyncio.get_running_loop().start_tls(
+                raw, channel, self.ssl, server_side=True, ssl_handshake_timeout=self.timeouts.acse or None
+            )
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             who = peer[0] if peer else "?"
             if isinstance(exc, (ConnectionAbortedError, TimeoutError)):  # asyncio's handshake timeout
@@ -186,11 +198,11 @@ class Acceptor:
                 log.error("Receiving Association failed: %s (from %s)", text, who)
             else:  # a port probe, or a peer that gave up before saying anything
                 log.info("connection from %s closed before the TLS handshake", who)
-            writer.transport.abort()
+            raw.abort()
             if self.on_finished is not None:
                 self.on_finished()
             return False
-        writer.transport.set_write_buffer_limits(high=1 << 20)
+        channel.transport.set_write_buffer_limits(high=1 << 20)
         return True
 
     async def _run(self, assoc: Association) -> str:
@@ -318,4 +330,5 @@ def _who(assoc: Association) -> str:
 
 async def serve(acceptor: Acceptor, host: str | None, port: int, **kwargs) -> asyncio.Server:
     """Listen on ``host:port`` (``None``: all interfaces) and serve with ``acceptor``."""
-    return await asyncio.start_server(acceptor.handle, host, port, limit=STREAM_LIMIT, **kwargs)
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: Channel(acceptor.connected), host, port, **kwargs)
