@@ -171,8 +171,11 @@ def receive_run(workload: str, receiver: str, data: tuple[Path, int, float], tim
     return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
 
 
-def move_runs(work: Path, data: tuple[Path, int, float], tools: list[str], timeout: float) -> list[Row]:
-    """The study moved from dcmqrscp into each movescu (each with its own Storage SCP)."""
+def move_runs(
+    work: Path, data: tuple[Path, int, float], tools: list[str], timeout: float, repeat: int = 1
+) -> list[Row]:
+    """The study moved from dcmqrscp into each movescu (each with its own Storage SCP); the
+    tools take turns, ``repeat`` rounds (pynetdicom once), the median run of each is kept."""
     from pydicom import dcmread
 
     folder, files, megabytes = data
@@ -191,14 +194,16 @@ def move_runs(work: Path, data: tuple[Path, int, float], tools: list[str], timeo
     archive = subprocess.Popen(
         [DCMTK["dcmqrscp"], "-c", str(config)], cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    rows = []
+    runs: dict[str, list[Row]] = {tool: [] for tool in tools}
     try:
         wait_port(qr_port)
         subprocess.run(
             [DCMTK["storescu"], "+sd", "-aec", "QRSCP", "127.0.0.1", str(qr_port), str(folder)], env=ENV, check=True
         )
         keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
-        for tool, (aet, port) in movers.items():
+        for tool, (aet, port) in [
+            item for r in range(repeat) for item in movers.items() if r == 0 or item[0] != "pynetdicom"
+        ]:
             out = work / f"move-out-{tool}"
             out.mkdir()
             if tool == "pynetdicom":
@@ -208,16 +213,15 @@ def move_runs(work: Path, data: tuple[Path, int, float], tools: list[str], timeo
                 binary = DCMTK["movescu"] if tool == "dcmtk" else str(OUR_BIN / "movescu")
                 cmd = [binary, "-S", "-aet", aet, "-aec", "QRSCP", "--port", str(port), "-od", str(out), *keys]
             seconds, rss, code, err = timed([*cmd, "127.0.0.1", str(qr_port)], timeout)
-            rows.append(
-                Row("move-ct", label_of(tool, "movescu"), round(seconds, 3), files, megabytes, rss, code, count(out))
-            )
-            rows[-1].note = err if code else ""
+            row = Row("move-ct", label_of(tool, "movescu"), round(seconds, 3), files, megabytes, rss, code, count(out))
+            row.note = err if code else ""
+            runs[tool].append(row)
             shutil.rmtree(out, ignore_errors=True)
     finally:
         archive.terminate()
         archive.wait()
         shutil.rmtree(db, ignore_errors=True)
-    return rows
+    return [sorted(r, key=lambda row: row.seconds)[len(r) // 2] for r in runs.values() if r]
 
 
 def make_big(path: Path, megabytes: int) -> int:
@@ -272,10 +276,15 @@ def label_of(tool: str, name: str) -> str:
     return {"dcmtk": f"DCMTK {name}", "dimse": f"dimse {name}", "pynetdicom": f"pynetdicom {name}"}[tool]
 
 
-def repeated(make_row, times: int) -> Row:
-    """The run with the median time of ``times`` runs."""
-    rows = sorted((make_row() for _ in range(times)), key=lambda r: r.seconds)
-    return rows[len(rows) // 2]
+def interleaved(makers: list, times: int) -> list[Row]:
+    """For each of ``makers`` (the tools of one workload), the run with the median time of
+    ``times`` runs; the tools take turns (DCMTK, ours, DCMTK, ours, ...), so a slow spell of
+    the machine falls on both and not on one tool's three runs."""
+    runs: list[list[Row]] = [[] for _ in makers]
+    for _ in range(times):
+        for index, make_row in enumerate(makers):
+            runs[index].append(make_row())
+    return [sorted(r, key=lambda row: row.seconds)[len(r) // 2] for r in runs]
 
 
 def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
@@ -288,7 +297,6 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
         size = make_files(folder, n, side, side)
         datasets[name] = (folder, n, round(size / 1e6, 1))
         print(f"{name}: {n} files, {size / 1e6:.1f} MB", flush=True)
-    senders = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
 
     def emit(row: Row) -> None:
         rows.append(row)
@@ -298,36 +306,64 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
             flush=True,
         )
 
+    wanted = tuple(args.only) if args.only else ("",)
     for name in ("small", "ct"):
         data = datasets[name]
-        for tool in senders:
-            timeout = args.pynetdicom_timeout if tool == "pynetdicom" else args.timeout
+        if not f"store-{name}".startswith(wanted):
+            continue
+        makers = []
+        for tool in ("dcmtk", "dimse"):
             sender = partial(storescu, tool, data[0])
-            run = partial(store_run, f"store-{name}", label_of(tool, "storescu"), sender, "dcmtk", False, data, timeout)
-            emit(repeated(run, 1 if tool == "pynetdicom" else args.repeat))
+            makers.append(
+                partial(
+                    store_run, f"store-{name}", label_of(tool, "storescu"), sender, "dcmtk", False, data, args.timeout
+                )
+            )
+        for row in interleaved(makers, args.repeat):
+            emit(row)
+        if args.pynetdicom:
+            sender = partial(storescu, "pynetdicom", data[0])
+            label = label_of("pynetdicom", "storescu")
+            emit(store_run(f"store-{name}", label, sender, "dcmtk", False, data, args.pynetdicom_timeout))
     n = str(args.parallel)
     for name in ("small", "ct"):
         data = datasets[name]
+        if not f"parallel-{name}".startswith(wanted):
+            continue
         cases = [
             ("DCMTK storescu -> DCMTK storescp --fork", "dcmtk", [], "dcmtk"),
             (f"dimse storescu --parallel {n} -> DCMTK --fork", "dimse", ["--parallel", n], "dcmtk"),
             (f"dimse storescu --parallel {n} -> dimse storescp", "dimse", ["--parallel", n], "dimse"),
             ("dimse storescu (1 association, window 16) -> dimse storescp", "dimse", [], "dimse"),
         ]
-        for label, tool, extra, receiver in cases:
-            sender = partial(storescu_with, tool, data[0], extra)
-            emit(
-                repeated(
-                    partial(store_run, f"parallel-{name}", label, sender, receiver, True, data, args.timeout),
-                    args.repeat,
-                )
+        makers = [
+            partial(
+                store_run,
+                f"parallel-{name}",
+                label,
+                partial(storescu_with, tool, data[0], extra),
+                receiver,
+                True,
+                data,
+                args.timeout,
             )
-    movers = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
-    for row in move_runs(work, datasets["ct"], movers, args.timeout):
-        emit(row)
+            for label, tool, extra, receiver in cases
+        ]
+        for row in interleaved(makers, args.repeat):
+            emit(row)
+    if "move-ct".startswith(wanted):
+        movers = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
+        for row in move_runs(work, datasets["ct"], movers, args.timeout, args.repeat):
+            emit(row)
     for name in ("small", "ct"):
-        for receiver in ("dcmtk", "dimse"):
-            emit(repeated(partial(receive_run, f"receive-{name}", receiver, datasets[name], args.timeout), args.repeat))
+        if not f"receive-{name}".startswith(wanted):
+            continue
+        makers = [
+            partial(receive_run, f"receive-{name}", receiver, datasets[name], args.timeout)
+            for receiver in ("dcmtk", "dimse")
+        ]
+        for row in interleaved(makers, args.repeat):
+            emit(row)
     if args.big_mb:
         for row in big_runs(work, args.big_mb, max(args.timeout, 600)):
             emit(row)
@@ -370,6 +406,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180, help="seconds per other run (180)")
     parser.add_argument("--big-mb", type=int, default=0, help="add one object of this many MB (peak memory)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/all.json"))
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="workloads whose names start so (store, parallel-ct, move, receive, ...)"
+    )
     args = parser.parse_args()
     # what an installed package has: compiled bytecode (this environment may forbid writing it)
     compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "src" / "dimse"), quiet=1)
