@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,16 @@ def _scan(directory: str, pattern: str | None, recurse: bool) -> list[str]:
         elif pattern is None or fnmatch.fnmatchcase(entry.name, pattern):
             found.append(path)
     return found
+
+
+def _readable_file(path: str) -> bool:
+    """An existing file (not a directory) we may read: one stat and one access check."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return False
+    except (OSError, ValueError):
+        return False
+    return os.access(path, os.R_OK)
 
 
 def is_storage_class(uid: str) -> bool:
@@ -127,7 +138,7 @@ def check(
         log.warning("%s, ignoring file", message)
 
     for path in files:
-        if not os.path.exists(path) or os.path.isdir(path) or not os.access(path, os.R_OK):
+        if not _readable_file(path):
             problem(f"cannot access file: {path}")
             continue
         if required:
