@@ -9,12 +9,19 @@ the few unread bytes moved to its start.  When it fills up, reading pauses and t
 the kernel (back-pressure); a buffer that fills up is grown, up to ``MAX_BUFFER``, so a large
 transfer moves in large reads while an idle or hostile connection holds little memory.
 
+Over plain TCP, a read that finds nothing buffered first asks the socket itself (one
+non-blocking ``readv``): what arrived while the driver was busy -- the response to the request
+just sent, the data set after its command -- is taken without a turn of the event loop.  The
+transport, still watching the socket, then finds it empty and waits on.
+
 Writing goes through the transport, with the usual flow control (:meth:`Channel.drain`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 
 #: buffer of a new connection: an association request, a command, a small object
@@ -41,6 +48,7 @@ class Channel(asyncio.BufferedProtocol):
         self._on_connected = on_connected
         self._closed: asyncio.Future | None = None
         self.transport: asyncio.Transport | None = None
+        self._fd: int | None = None  # the socket, for direct reads (plain TCP only)
         #: why the connection was lost, if not cleanly (a TLS alert, a reset)
         self.error: BaseException | None = None
 
@@ -49,8 +57,15 @@ class Channel(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self._closed = asyncio.get_running_loop().create_future()
+        self._fd = _plain_fd(transport)
         if self._on_connected is not None:
             self._on_connected(self)
+
+    def replace_transport(self, transport: asyncio.BaseTransport) -> None:
+        """The transport after ``loop.start_tls``: the socket now carries TLS records, so no
+        more direct reads from it."""
+        self.transport = transport  # type: ignore[assignment]
+        self._fd = _plain_fd(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view[self._end :]
@@ -105,6 +120,8 @@ class Channel(asyncio.BufferedProtocol):
         if self._start == self._end:
             self._start = self._end = 0
             self._make_room()
+            if self._fd is not None and not self._eof and not self._filled:
+                self._read_now()
             while self._end == 0:
                 if self._eof:
                     if isinstance(self.error, OSError):
@@ -135,6 +152,21 @@ class Channel(asyncio.BufferedProtocol):
             if not self.transport.is_closing():
                 self.transport.resume_reading()
 
+    def _read_now(self) -> None:
+        """Whatever the socket has right now, without waiting (see the module's docstring)."""
+        try:
+            n = os.readv(self._fd, [self._view[self._end :]])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # reset: the transport meets it too and closes
+            self.error = self.error or exc
+            self._eof = True
+            return
+        if n == 0:
+            self._eof = True
+        else:
+            self.buffer_updated(n)
+
     def fail_read(self, exc: BaseException) -> None:
         """Make the read under way (and every later one) raise ``exc``: a timeout."""
         self._read_error = exc
@@ -152,3 +184,13 @@ class Channel(asyncio.BufferedProtocol):
     async def wait_closed(self) -> None:
         if self._closed is not None:
             await asyncio.shield(self._closed)
+
+
+def _plain_fd(transport: asyncio.BaseTransport) -> int | None:
+    """The descriptor of a plain TCP transport's socket (None under TLS, or for anything else)."""
+    if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
+        return None
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "readv"):
+        return None
+    return sock.fileno()

@@ -183,7 +183,7 @@ class Acceptor:
         """The TLS handshake, bounded by the ACSE timeout; False (logged) if it failed."""
         raw = channel.transport
         try:
-            channel.transport = await asyncio.get_running_loop().start_tls(
+            tls = await asyncio.get_running_loop().start_tls(
                 raw, channel, self.ssl, server_side=True, ssl_handshake_timeout=self.timeouts.acse or None
             )
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
@@ -202,6 +202,7 @@ class Acceptor:
             if self.on_finished is not None:
                 self.on_finished()
             return False
+        channel.replace_transport(tls)
         channel.transport.set_write_buffer_limits(high=1 << 20)
         return True
 
