@@ -92,6 +92,8 @@ NO_DATASET = 0x0101
 PRIORITY_MEDIUM, PRIORITY_HIGH, PRIORITY_LOW = 0x0000, 0x0001, 0x0002
 
 _ELEMENT = struct.Struct("<HHL")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<L")
 _MAX_COMMAND = 1 << 20
 
 
@@ -105,9 +107,11 @@ class Command:
     __slots__ = ("_elements",)
 
     def __init__(self, **elements: Any) -> None:
-        object.__setattr__(self, "_elements", {})
+        found = {}
         for keyword, value in elements.items():
-            self[keyword] = value
+            if value is not None:
+                found[_tag(keyword)] = value
+        object.__setattr__(self, "_elements", found)
 
     def __getattr__(self, keyword: str) -> Any:
         try:
@@ -185,16 +189,30 @@ def _encode_value(tag: int, value: Any) -> bytes:
     return raw
 
 
+_US_ELEMENT = struct.Struct("<HHLH")
+_UL_ELEMENT = struct.Struct("<HHLL")
+_GROUP_LENGTH = struct.Struct("<HHLL")
+
+
 def encode_command(command: Command) -> bytes:
-    """The command set with its CommandGroupLength, ready for PDVs."""
+    """The command set with its CommandGroupLength, ready for PDVs.
+
+    US and UL values (most elements of a C-STORE) are packed with their header in one call;
+    a command set is coded for every object sent or answered."""
     body = []
     for tag, value in sorted(command._elements.items()):
         if tag == 0x00000000:
             continue
-        raw = _encode_value(tag, value)
-        body.append(_ELEMENT.pack(0, tag & 0xFFFF, len(raw)) + raw)
+        vr = _VR.get(tag)
+        if vr == "US" and type(value) is int:
+            body.append(_US_ELEMENT.pack(0, tag, 2, value))
+        elif vr == "UL" and type(value) is int:
+            body.append(_UL_ELEMENT.pack(0, tag, 4, value))
+        else:
+            raw = _encode_value(tag, value)
+            body.append(_ELEMENT.pack(0, tag & 0xFFFF, len(raw)) + raw)
     rest = b"".join(body)
-    return _ELEMENT.pack(0, 0, 4) + struct.pack("<L", len(rest)) + rest
+    return _GROUP_LENGTH.pack(0, 0, 4, len(rest)) + rest
 
 
 def decode_command(data: bytes | memoryview) -> Command:
@@ -212,18 +230,23 @@ def decode_command(data: bytes | memoryview) -> Command:
                 raise ProtocolError(f"element ({group:04x},{elem:04x}) in command set")
             if pos + length > end:
                 raise ProtocolError(f"element (0000,{elem:04x}) overruns the command set")
+            tag = elem
+            vr = _VR.get(tag)
+            if vr == "US" and length == 2:
+                cmd._elements[tag] = _U16.unpack_from(data, pos)[0]
+                pos += 2
+                continue
+            if vr == "UL" and length == 4:
+                cmd._elements[tag] = _U32.unpack_from(data, pos)[0]
+                pos += 4
+                continue
             raw = data[pos : pos + length]
             pos += length
-            tag = elem
-            try:
-                vr = _vr(tag)
-            except KeyError:
+            if vr is None:
                 cmd._elements[tag] = bytes(raw)
                 continue
-            if vr == "US":
-                value: Any = struct.unpack("<H", raw)[0] if length == 2 else None
-            elif vr == "UL":
-                value = struct.unpack("<L", raw)[0] if length == 4 else None
+            if vr in ("US", "UL"):
+                value: Any = None  # a US or UL of another length
             elif vr == "AT":
                 value = [(g << 16) | e for g, e in struct.iter_unpack("<HH", raw)] if length % 4 == 0 else None
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import functools
 import io
 import struct
 import warnings
@@ -224,16 +225,33 @@ def _padded(text: str, pad: bytes) -> bytes:
 def meta_prefix(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae: str = "") -> bytes:
     """Preamble, ``DICM`` and the file meta group of a received object, coded directly: the
     same bytes as pydicom's ``write_file_meta_info`` (``tests/test_scan.py`` compares them)
-    without its per-element work, which is a large share of a Storage SCP's time per object."""
-    body = [
-        _meta_element(0x0001, b"OB", b"\x00\x01"),
-        _meta_element(0x0002, b"UI", _padded(sop_class, b"\0")),
-        _meta_element(0x0003, b"UI", _padded(sop_instance, b"\0")),
-        _meta_element(0x0010, b"UI", _padded(transfer_syntax, b"\0")),
-        _meta_element(0x0012, b"UI", _padded(IMPLEMENTATION_CLASS_UID, b"\0")),
-        _meta_element(0x0013, b"SH", _padded(IMPLEMENTATION_VERSION_NAME, b" ")),
-    ]
-    if source_ae:
-        body.append(_meta_element(0x0016, b"AE", _padded(source_ae, b" ")))
-    group = b"".join(body)
-    return bytes(128) + b"DICM" + _meta_element(0x0000, b"UL", struct.pack("<L", len(group))) + group
+    without its per-element work, which is a large share of a Storage SCP's time per object.
+    Only the instance UID changes from object to object; the other elements are kept coded."""
+    group = b"".join(
+        (
+            _META_VERSION,
+            _meta_uid(0x0002, sop_class),
+            _meta_element(0x0003, b"UI", _padded(sop_instance, b"\0")),
+            _meta_uid(0x0010, transfer_syntax),
+            _META_IMPLEMENTATION,
+            _meta_source(source_ae),
+        )
+    )
+    return _PREAMBLE + _meta_element(0x0000, b"UL", struct.pack("<L", len(group))) + group
+
+
+_PREAMBLE = bytes(128) + b"DICM"
+_META_VERSION = _meta_element(0x0001, b"OB", b"\x00\x01")
+_META_IMPLEMENTATION = _meta_element(0x0012, b"UI", _padded(IMPLEMENTATION_CLASS_UID, b"\0")) + _meta_element(
+    0x0013, b"SH", _padded(IMPLEMENTATION_VERSION_NAME, b" ")
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _meta_uid(element: int, uid: str) -> bytes:
+    return _meta_element(element, b"UI", _padded(uid, b"\0"))
+
+
+@functools.lru_cache(maxsize=64)
+def _meta_source(source_ae: str) -> bytes:
+    return _meta_element(0x0016, b"AE", _padded(source_ae, b" ")) if source_ae else b""
