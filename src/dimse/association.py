@@ -100,10 +100,6 @@ class Association:
         self._message_id = 0
         self._closed = False
         self.peer = channel.transport.get_extra_info("peername")
-        #: the socket's descriptor for direct vectored writes (plain TCP only, not TLS)
-        self._raw_fd = _plain_socket_fd(channel.transport)
-        #: the error that ended reading, if any (a TLS alert tells why a peer hung up)
-        self.read_error: OSError | None = None
         #: when the read under way times out (see _watch), and the timer that checks it
         self._read_deadline: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
@@ -158,8 +154,8 @@ class Association:
         if isinstance(event, ev.AssociationRejected):
             rj = event.reject
             raise AssociationRejected(rj.result, rj.source, rj.reason)
-        if isinstance(assoc.read_error, ssl_module.SSLError):
-            raise assoc.read_error  # the peer's TLS alert says more than "connection closed"
+        if isinstance(channel.error, ssl_module.SSLError):
+            raise channel.error  # the peer's TLS alert says more than "connection closed"
         if ssl is not None and isinstance(event, ev.Aborted) and not event.by_peer:
             # a TLS 1.3 server checks our certificate after the handshake and just hangs up
             raise AssociationAborted(f"{_abort_detail(event)} after the TLS handshake (is our certificate trusted?)")
@@ -213,9 +209,10 @@ class Association:
         socket does not take goes to the transport, which keeps the order and the
         back-pressure."""
         transport = self._channel.transport
-        if self._raw_fd is not None and not transport.is_closing() and not transport.get_write_buffer_size():
+        fd = self._channel.fd
+        if fd is not None and not transport.is_closing() and not transport.get_write_buffer_size():
             try:
-                sent = os.writev(self._raw_fd, buffers[:_MAX_IOV])
+                sent = os.writev(fd, buffers[:_MAX_IOV])
             except OSError:  # would block, or broken: the transport meets it too and reports it
                 sent = 0
             done = 0
@@ -292,8 +289,7 @@ class Association:
                 await self._close()
                 return
             raise NetworkTimeout("network receive timed out") from None
-        except OSError as exc:
-            self.read_error = exc
+        except OSError:  # reset, or a TLS alert: the channel keeps it (Channel.error)
             data = b""
         self.conn.receive_data(data)
         if not data:
@@ -606,16 +602,6 @@ def _report_fragments(progress: Callable[[int], object], size: int, step: int) -
     """``progress`` once per fragment of ``step`` bytes that ``size`` bytes were sent as."""
     for start in range(0, max(size, 1), step):
         progress(min(step, size - start))
-
-
-def _plain_socket_fd(transport: asyncio.BaseTransport) -> int | None:
-    """The descriptor under a plain (not TLS) transport, or None."""
-    if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
-        return None
-    sock = transport.get_extra_info("socket")
-    if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "writev"):
-        return None
-    return sock.fileno()
 
 
 class _ReadTimedOut(NetworkTimeout):

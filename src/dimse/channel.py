@@ -48,7 +48,8 @@ class Channel(asyncio.BufferedProtocol):
         self._on_connected = on_connected
         self._closed: asyncio.Future | None = None
         self.transport: asyncio.Transport | None = None
-        self._fd: int | None = None  # the socket, for direct reads (plain TCP only)
+        #: the socket's descriptor, for direct reads and vectored writes (plain TCP only)
+        self.fd: int | None = None
         #: why the connection was lost, if not cleanly (a TLS alert, a reset)
         self.error: BaseException | None = None
 
@@ -57,7 +58,7 @@ class Channel(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self._closed = asyncio.get_running_loop().create_future()
-        self._fd = _plain_fd(transport)
+        self.fd = _plain_fd(transport)
         if self._on_connected is not None:
             self._on_connected(self)
 
@@ -65,7 +66,7 @@ class Channel(asyncio.BufferedProtocol):
         """The transport after ``loop.start_tls``: the socket now carries TLS records, so no
         more direct reads from it."""
         self.transport = transport  # type: ignore[assignment]
-        self._fd = _plain_fd(transport)
+        self.fd = _plain_fd(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view[self._end :]
@@ -120,7 +121,7 @@ class Channel(asyncio.BufferedProtocol):
         if self._start == self._end:
             self._start = self._end = 0
             self._make_room()
-            if self._fd is not None and not self._eof and not self._filled:
+            if self.fd is not None and not self._eof and not self._filled:
                 self._read_now()
             while self._end == 0:
                 if self._eof:
@@ -155,7 +156,7 @@ class Channel(asyncio.BufferedProtocol):
     def _read_now(self) -> None:
         """Whatever the socket has right now, without waiting (see the module's docstring)."""
         try:
-            n = os.readv(self._fd, [self._view[self._end :]])
+            n = os.readv(self.fd, [self._view[self._end :]])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # reset: the transport meets it too and closes
@@ -191,6 +192,6 @@ def _plain_fd(transport: asyncio.BaseTransport) -> int | None:
     if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
         return None
     sock = transport.get_extra_info("socket")
-    if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "readv"):
+    if sock is None or sock.type != socket.SOCK_STREAM or not hasattr(os, "readv") or not hasattr(os, "writev"):
         return None
     return sock.fileno()

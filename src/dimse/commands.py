@@ -167,15 +167,11 @@ def _tag(keyword: str) -> int:
     return tag
 
 
-def _vr(tag: int) -> str:
-    return _VR[tag]
-
-
 def _encode_value(tag: int, value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         raw = bytes(value)
     else:
-        vr = _vr(tag)
+        vr = _VR[tag]
         if vr == "US":
             raw = struct.pack("<H", value)
         elif vr == "UL":

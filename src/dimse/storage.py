@@ -58,16 +58,14 @@ def _create_temporary(final_path: str) -> tuple[int, str]:
         return tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
 
 
-def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
-    """Write every byte of ``buffers`` (a regular file takes them at once; the loop is for
-    the rare short write)."""
-    while buffers:
-        written = os.writev(fd, buffers) if len(buffers) > 1 else os.write(fd, buffers[0])
-        while buffers and written >= len(buffers[0]):
-            written -= len(buffers[0])
-            buffers.pop(0)
-        if buffers and written:
-            buffers[0] = memoryview(buffers[0])[written:]
+def _write_all(fd: int, *buffers: bytes | memoryview) -> None:
+    """Write every byte of ``buffers``: a regular file takes them in one call; a short write
+    (rare) is finished plainly."""
+    written = os.writev(fd, buffers)
+    if written < sum(map(len, buffers)):
+        rest = memoryview(b"".join(buffers))[written:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
 
 
 class FileSink:
@@ -92,10 +90,10 @@ class FileSink:
             return
         try:
             if self._prefix:
-                _write_all(self._fd, [self._prefix, data])
+                _write_all(self._fd, self._prefix, data)
                 self._prefix = b""
             else:
-                _write_all(self._fd, [data])
+                _write_all(self._fd, data)
         except OSError as exc:
             self.error = exc
             self.discard()
@@ -107,7 +105,7 @@ class FileSink:
             raise self.error
         try:
             if self._prefix:  # an empty data set: the meta header alone
-                _write_all(self._fd, [self._prefix])
+                _write_all(self._fd, self._prefix)
                 self._prefix = b""
             os.close(self._fd)
             self._fd = -1

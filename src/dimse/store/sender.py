@@ -297,11 +297,10 @@ async def send_file(
     started = time.perf_counter()
     dots.start()
     try:
+        await assoc.send_store(ctx.context_id, command, source, progress)
         if window:
-            await assoc.send_store(ctx.context_id, command, source, progress)
             dots.end()
             return InFlight(outcome, message_id, ctx.context_id, started)
-        await assoc.send_store(ctx.context_id, command, source, progress)
         if lookahead is not None and next_path is not None:
             lookahead.prepare(next_path)
         rsp = await assoc.store_response((message_id,))
