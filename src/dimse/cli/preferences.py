@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 from .options import CommandLine, Parsed
 
-LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
-DEFLATED = "1.2.840.10008.1.2.1.99"
 UNCOMPRESSED = (LEE, BEE, LEI)
 VERIFICATION_SYNTAXES = UNCOMPRESSED
 

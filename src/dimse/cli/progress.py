@@ -6,35 +6,34 @@ Most runs (scripts, pipes, any log level at info or below) draw no bar, and tqdm
 
 from __future__ import annotations
 
+import logging
+import shutil
+import sys
 from typing import Any
 
 
 class NoBar:
-    """What a tool calls on its progress bar, doing nothing (no terminal, or logging is on)."""
-
-    total: int | None = 0
-    n: int = 0
-
-    def update(self, n: int = 1) -> None:
-        """Count ``n`` more (unused)."""
+    """What a tool calls on its progress bar when none is drawn (the tools update a bar only
+    when it is a real one)."""
 
     def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
-        """Label the bar (unused)."""
-
-    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
-        """Text after the bar (unused)."""
-
-    def refresh(self) -> None:
-        """Redraw (unused)."""
+        """Label the bar (nothing to label)."""
 
     def close(self) -> None:
-        """Remove the bar (unused)."""
+        """Remove the bar (nothing to remove)."""
+
+
+def wanted(log: logging.Logger) -> bool:
+    """A bar only on a terminal, and only when nothing is logged below warnings (the bar would
+    fight with the log lines)."""
+    return sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
 
 
 def progress_bar(enabled: bool, **options: Any) -> Any:
-    """A tqdm bar with ``options`` when ``enabled``, else a :class:`NoBar`."""
+    """A tqdm bar on stderr with ``options`` when ``enabled``, else a :class:`NoBar`."""
     if not enabled:
         return NoBar()
     from tqdm import tqdm
 
-    return tqdm(**options)
+    size = shutil.get_terminal_size((80, 24))  # a terminal may say 0x0; tqdm then draws nothing
+    return tqdm(file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines, **options)

@@ -17,6 +17,10 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
+
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
@@ -54,7 +58,6 @@ QUERY_KEYS: dict[str, tuple[int, str]] = {
 }
 _BY_TAG = {tag: vr for tag, vr in QUERY_KEYS.values()}
 
-LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
 _HEADERS: dict[str, Callable[[int, str, int], bytes]] = {
     LEI: lambda tag, vr, n: struct.pack("<HHI", tag >> 16, tag & 0xFFFF, n),
     LEE: lambda tag, vr, n: struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), n),

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..datasets import encode_dataset, meta_prefix
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 
 NEW_VRS = {"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"}
-LEI = "1.2.840.10008.1.2"
-DEFLATED = "1.2.840.10008.1.2.1.99"
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -68,7 +70,7 @@ class OutputFormat:
                 str(meta.MediaStorageSOPClassUID), str(meta.MediaStorageSOPInstanceUID), target, source_ae
             )
         raw = self._encode(body, target)
-        if self.padding and self.padding[0] and target in (LEI, "1.2.840.10008.1.2.1"):
+        if self.padding and self.padding[0] and target in (LEI, LEE):
             raw += self._pad(len(prefix) + len(raw), target == LEI)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         with os.fdopen(fd, "wb") as fp:
@@ -92,9 +94,9 @@ class OutputFormat:
             del ds[tag]
         if self.group_length == "remove" or (self.group_length == "recalc" and not present):
             return encode_dataset(ds, target, self.deflate_level)
-        native = "1.2.840.10008.1.2.1" if target == DEFLATED else target
+        native = LEE if target == DEFLATED else target
         charset = ds.get("SpecificCharacterSet", "iso8859") or "iso8859"
-        implicit, order = native == LEI, "<" if native != "1.2.840.10008.1.2.2" else ">"
+        implicit, order = native == LEI, "<" if native != BEE else ">"
         parts = []
         for group in sorted({tag >> 16 for tag in ds.keys()}):
             members = Dataset({t: e for t, e in ds.items() if t >> 16 == group})

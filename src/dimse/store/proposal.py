@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..cli.options import CommandLine, Parsed
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 
-LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
-DEFLATED = "1.2.840.10008.1.2.1.99"
 UNCOMPRESSED = (LEE, BEE, LEI)
 
 #: short, long, help, preferred transfer syntax, whether LEE/BEE/LEI follow as fallbacks

@@ -28,6 +28,10 @@ from ..modality import MODALITY_PREFIX, modality_prefix
 from ..names import store_status_text
 from ..scan import Garbled
 from ..uids import NATIVE
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 from .inputs import ReadMode
 from .invent import Inventor
 from .transcode import TranscodeError, Transcoder
@@ -35,8 +39,6 @@ from .transcode import TranscodeError, Transcoder
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-LEI, LEE, BEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
-DEFLATED = "1.2.840.10008.1.2.1.99"
 INAPPROPRIATE_DATA = "0006:0202 DIMSE Inappropriate data for message"
 SEND_FAILED = "0006:020e DIMSE Failed to send message"
 

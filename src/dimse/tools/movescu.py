@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
 from ..cli.progress import progress_bar as make_bar
+from ..cli.progress import wanted as bar_wanted
 from ..datasets import BadDicomFile
 from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
 from ..move.identifier import KeyIdentifier
@@ -44,6 +43,10 @@ from ..negotiation import AcceptorPolicy, build_request
 from ..server import Acceptor, serve
 from ..sopclasses import STORAGE_CLASSES
 from ..uids import VERIFICATION
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 
 EXIT_INVALID_OUTPUT_DIRECTORY = 45
 EXIT_CANNOT_WRITE_OUTPUT = 40
@@ -60,7 +63,6 @@ MODELS = {
     "--study": ("1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.2"),
     "--psonly": ("1.2.840.10008.5.1.4.1.2.3.1", "1.2.840.10008.5.1.4.1.2.3.2"),
 }
-LEI, LEE, BEE, DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"
 PROPOSALS = {
     "--propose-uncompr": (LEE, BEE, LEI),
     "--propose-little": (LEE, BEE, LEI),
@@ -177,10 +179,10 @@ def command_line() -> CommandLine:
 
 
 _WRITE_XFER = {
-    "--write-xfer-little": "1.2.840.10008.1.2.1",
-    "--write-xfer-big": "1.2.840.10008.1.2.2",
-    "--write-xfer-implicit": "1.2.840.10008.1.2",
-    "--write-xfer-deflated": "1.2.840.10008.1.2.1.99",
+    "--write-xfer-little": LEE,
+    "--write-xfer-big": BEE,
+    "--write-xfer-implicit": LEI,
+    "--write-xfer-deflated": DEFLATED,
 }
 _COMPRESSED_PREFER = [
     "--prefer-lossless",
@@ -545,9 +547,8 @@ async def _run(
 
 def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> Any:
     """Sub-operations done of all, failures and bytes received, on stderr when it is a terminal."""
-    enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
-    size = shutil.get_terminal_size((80, 24))
-    bar = make_bar(enabled, total=0, unit="obj", file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines)
+    enabled = bar_wanted(log)
+    bar = make_bar(enabled, total=0, unit="obj")
 
     def update() -> None:
         c = mover.counts

@@ -12,8 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
 from ..cli.progress import NoBar
 from ..cli.progress import progress_bar as make_bar
+from ..cli.progress import wanted as bar_wanted
 from ..errors import AssociationRejected, DimseError
 from ..negotiation import MAX_CONTEXTS, build_request
 from ..sopclasses import STORESCU_DEFAULT_CLASSES
@@ -203,22 +202,10 @@ def _batches(classes: list[str], proposed: proposal.Proposal) -> list[list[str]]
 
 
 def progress_bar(files: list[str], repeat: int, log: logging.Logger) -> Any:
-    """Files, bytes, rate and ETA on stderr, only when it is a terminal and nothing is logged
-    below warnings (the bar would fight with the log lines)."""
-    enabled = sys.stderr.isatty() and not log.isEnabledFor(logging.INFO)
+    """Files, bytes, rate and ETA (see :func:`dimse.cli.progress.wanted` for when)."""
+    enabled = bar_wanted(log)
     total = sum(inputs.file_size(f) for f in files) * repeat if enabled else 0
-    return make_bar(
-        enabled,
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        file=sys.stderr,
-        leave=False,
-        # a terminal may report a size of 0x0; tqdm then draws nothing
-        ncols=shutil.get_terminal_size((80, 24)).columns,
-        nrows=shutil.get_terminal_size((80, 24)).lines,
-    )
+    return make_bar(enabled, total=total, unit="B", unit_scale=True, unit_divisor=1024)
 
 
 def _rename(path: str, ok: bool, log: logging.Logger) -> None:
