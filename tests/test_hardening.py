@@ -56,6 +56,7 @@ from dimse.storage import FileSink, object_filename, path_inside
 from dimse.uids import VERIFICATION
 
 from .corpus import pdv
+from .rawpeer import WAIT, closed_by_peer, connect, read_pdu
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 LEI = "1.2.840.10008.1.2"
@@ -65,7 +66,6 @@ POLICY = AcceptorPolicy(transfer_syntaxes={VERIFICATION: [LEI], CT: [LEE, LEI]})
 TIMEOUTS = Timeouts(acse=1.0, socket=1.0)
 #: what a hostile exchange may allocate at most (a 4 GB claim must not allocate anything)
 MEMORY_BOUND = 8 << 20
-WAIT = 20.0  # bound on any wait for the server: a hang fails, speed is never asserted
 
 
 # ---------------------------------------------------------------------------- the server side
@@ -169,38 +169,6 @@ def logged(lines: list[str], text: str) -> None:
 
 
 # ---------------------------------------------------------------------------- the peer side
-
-
-def connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        piece = sock.recv(n - len(data))
-        if not piece:
-            break
-        data += piece
-    return data
-
-
-def read_pdu(sock: socket.socket):
-    header = recv_exact(sock, 6)
-    if len(header) < 6:
-        return None
-    pdu_type, length = PDU_HEADER.unpack(header)
-    return decode_pdu(pdu_type, recv_exact(sock, length))
-
-
-def closed_by_peer(sock: socket.socket) -> bool:
-    """True once the server closed the connection (whatever it sent before)."""
-    try:
-        while sock.recv(65536):
-            pass
-    except ConnectionResetError:
-        pass
-    return True
 
 
 def request(contexts=((VERIFICATION, [LEI]), (CT, [LEE])), **extra) -> AssociateRQ:

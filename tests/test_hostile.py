@@ -15,46 +15,13 @@ import pytest
 from dimse.commands import c_store_rq, decode_command, encode_command
 from dimse.datasets import read_part10_header
 from dimse.negotiation import build_request
-from dimse.pdu import PDU_HEADER, AssociateAC, decode_pdu, encode, pdata_header
+from dimse.pdu import AssociateAC, encode, pdata_header
 
 from .conftest import CT_SMALL, dcmtk, ours, run, running
+from .rawpeer import closed_by_peer, connect, read_pdu
 
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
 LEE = "1.2.840.10008.1.2.1"
-
-
-def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    return sock
-
-
-def read_pdu(sock: socket.socket):
-    header = recv_exact(sock, 6)
-    if not header:
-        return None
-    pdu_type, length = PDU_HEADER.unpack(header)
-    return decode_pdu(pdu_type, recv_exact(sock, length))
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        piece = sock.recv(n - len(data))
-        if not piece:
-            return data
-        data += piece
-    return data
-
-
-def closed_by_peer(sock: socket.socket) -> bool:
-    """True when the server closed (or aborted then closed) the connection."""
-    try:
-        while True:
-            piece = sock.recv(65536)
-            if not piece:
-                return True
-    except (ConnectionResetError, TimeoutError):
-        return False
 
 
 def associate_raw(port: int) -> tuple[socket.socket, int]:
