@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from storescu_bench import free_port, make_files, wait_port
+from common import free_port, make_files, wait_port
 
 OUR_BIN = Path(sys.executable).parent
 DCMTK = {tool: shutil.which(tool, path="/usr/bin") or tool for tool in ("storescu", "storescp", "movescu", "dcmqrscp")}
