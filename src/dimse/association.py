@@ -9,6 +9,7 @@ Timeouts have DCMTK's meanings: ``connect`` (-to), ``acse`` (-ta), ``dimse`` (-t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -16,11 +17,13 @@ import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import events as ev
 from .channel import Channel
 from .commands import (
+    C_ECHO_RSP,
+    C_STORE_RSP,
     PRIORITY_MEDIUM,
     Command,
     c_cancel_rq,
@@ -29,15 +32,28 @@ from .commands import (
     c_move_rq,
     c_store_rq,
 )
-from .connection import Connection, PresentationContext
-from .datasets import BadDicomFile, decode_dataset, encode_dataset, read_any, read_part10_header, read_sop_uids
+from .connection import Connection, PeerProtocolError, PresentationContext, Violation
+from .datasets import (
+    FILE_ERROR,
+    PREMATURE_END,
+    BadDicomFile,
+    SourceChanged,
+    decode_dataset,
+    encode_dataset,
+    read_any,
+    read_part10_header,
+    read_sop_uids,
+)
 from .errors import (
     AssociationAborted,
     AssociationRejected,
+    DimseError,
+    LocalProtocolError,
     NetworkTimeout,
     NoPresentationContext,
     PeerRequestedRelease,
     ProtocolError,
+    UnknownHost,
 )
 from .fsm import State
 from .names import StatusClass, status_class
@@ -56,6 +72,8 @@ log = logging.getLogger("dimse.association")
 SEND_CHUNK = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
 MAX_WINDOW = 64  # outstanding operations we keep at most, whatever a peer grants
+#: responses that never carry a data set (PS3.7 9.3.1.2, 9.3.5.2), in DCMTK's words
+_NO_DATASET_RESPONSES = {C_STORE_RSP: "C-Store RSP", C_ECHO_RSP: "C-Echo RSP"}
 _MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
 
 
@@ -119,7 +137,8 @@ class Association:
         server_hostname: str | None = None,
     ) -> Association:
         """Connect and negotiate; raises AssociationRejected, AssociationAborted,
-        NetworkTimeout or OSError (connection refused, unknown host; ssl.SSLError for TLS).
+        NetworkTimeout (``kind`` CONNECT or ACSE), UnknownHost (a ``socket.gaierror``) or
+        OSError (connection refused; ssl.SSLError for TLS).
 
         ``family`` (socket.AF_INET, AF_INET6, 0 for any) applies to host names; a literal
         address is used as it is.  ``ssl`` runs the association over TLS; the TLS handshake
@@ -137,14 +156,22 @@ class Association:
                     ssl=ssl,
                     server_hostname=(server_hostname or "") if ssl is not None else None,
                 )
+        except socket.gaierror as exc:
+            raise UnknownHost(host, exc.errno, exc.strerror or str(exc)) from None
         except TimeoutError:
-            raise NetworkTimeout(f"connection to {host}:{port} timed out") from None
+            raise NetworkTimeout(f"connection to {host}:{port} timed out", NetworkTimeout.CONNECT) from None
         configure_socket(transport)
         conn.connection_made()
         assoc = cls(conn, channel, timeouts)
         try:
             await assoc._flush()
-            event = await assoc._next_event(timeouts.acse, "A-ASSOCIATE response")
+            event = await assoc._next_event(timeouts.acse, "A-ASSOCIATE response", NetworkTimeout.ACSE)
+        except NetworkTimeout as exc:
+            await assoc.abort()
+            if exc.kind == NetworkTimeout.SEND:
+                raise
+            # the ACSE timer or a read's socket timeout: one ACSE timeout to the caller, as in DCMTK
+            raise NetworkTimeout(str(exc), NetworkTimeout.ACSE) from None
         except BaseException:
             await assoc.abort()
             raise
@@ -199,7 +226,7 @@ class Association:
                     async with asyncio.timeout(_t(self.timeouts.socket)):
                         await self._channel.drain()
                 except TimeoutError:
-                    raise NetworkTimeout("network send timed out") from None
+                    raise NetworkTimeout("network send timed out", NetworkTimeout.SEND) from None
         if self.conn.should_close:
             await self._close()
 
@@ -241,11 +268,19 @@ class Association:
         except (OSError, TimeoutError):
             pass
 
-    async def _next_event(self, timeout: float | None, waiting_for: str = "data") -> ev.Event:
+    async def _next_event(
+        self,
+        timeout: float | None,
+        waiting_for: str = "data",
+        kind: str = NetworkTimeout.DIMSE,
+        idle_reads_bounded: bool = True,
+    ) -> ev.Event:
         """The next event, reading from the network as needed.
 
         ``timeout`` bounds the whole wait (ACSE or DIMSE timeout); the socket timeout bounds
-        each read; the ARTIM timer is run here whenever the connection asks for it.
+        each read -- with ``idle_reads_bounded`` False and a ``timeout`` running, only reads
+        in the middle of a PDU (DCMTK's non-blocking DIMSE mode: -td, not -ts, bounds the
+        wait for a message); the ARTIM timer is run here whenever the connection asks for it.
         """
         event = self.conn.next_event()
         if event is not None:  # already decoded: no timer to set (once per PDU of a data set)
@@ -254,22 +289,27 @@ class Association:
             return await self._next_event_unbounded()
         try:
             async with asyncio.timeout(timeout):
-                return await self._next_event_unbounded()
+                return await self._next_event_unbounded(idle_reads_bounded)
         except TimeoutError:
-            raise NetworkTimeout(f"timeout waiting for {waiting_for}") from None
+            raise NetworkTimeout(f"timeout waiting for {waiting_for}", kind) from None
 
-    async def _next_event_unbounded(self) -> ev.Event:
+    async def _next_event_unbounded(self, idle_reads_bounded: bool = True) -> ev.Event:
         while True:
             event = self.conn.next_event()
             if event is not None:
                 return event
             if self.conn.state == State.STA1 or self._closed:
                 raise AssociationAborted("association is closed")
-            await self._read_once()
+            await self._read_once(idle_reads_bounded)
 
-    async def _read_once(self) -> None:
+    async def _read_once(self, idle_reads_bounded: bool = True) -> None:
         artim = self.conn.artim_running
-        limit = _t(self.timeouts.acse) if artim else _t(self.timeouts.socket)
+        if artim:
+            limit = _t(self.timeouts.acse)
+        elif idle_reads_bounded or self.conn.pdu_incomplete:
+            limit = _t(self.timeouts.socket)
+        else:
+            limit = None
         try:
             if limit is None:
                 data = await self._channel.read()
@@ -288,13 +328,40 @@ class Association:
                     pass
                 await self._close()
                 return
-            raise NetworkTimeout("network receive timed out") from None
+            raise await self._read_timed_out(limit) from None
         except OSError:  # reset, or a TLS alert: the channel keeps it (Channel.error)
             data = b""
         self.conn.receive_data(data)
         if not data:
             self._closed = True
         await self._flush()
+
+    async def _read_timed_out(self, limit: float) -> NetworkTimeout:
+        """What a read cut off by the socket timeout means: a peer that stopped in the middle
+        of a PDU; one that went silent between PDUs of an established association (aborted
+        here: DCMTK's upper layer counts it as the peer's abort); else a plain timeout."""
+        if self.conn.pdu_incomplete:
+            return PeerStalled(f"peer sent part of a PDU, then nothing for {limit:g} s", NetworkTimeout.READ)
+        if self.conn.state == State.STA6:
+            await self.abort()
+            return PeerSilent("network receive timed out", NetworkTimeout.READ)
+        return NetworkTimeout("network receive timed out", NetworkTimeout.READ)
+
+    def _aborted_error(self, event: ev.Aborted) -> DimseError:
+        """The error an Aborted event is for the caller: what the peer sent, when that made
+        the connection abort the association; else the abort itself."""
+        if not event.by_peer and self.conn.violation is not None:
+            return self.conn.violation
+        return AssociationAborted(_abort_detail(event))
+
+    def _why_over(self, exc: LocalProtocolError) -> DimseError:
+        """Why a send found the association over (``exc``, refused by the connection): the
+        abort still queued -- a peer's garbage or A-ABORT that arrived with the last
+        response --, else ``exc`` itself."""
+        while (event := self.conn.next_event()) is not None:
+            if isinstance(event, ev.Aborted):
+                return self._aborted_error(event)
+        return exc
 
     def _watch(self, limit: float) -> None:
         """Bound the read about to start by ``limit`` seconds.
@@ -338,13 +405,16 @@ class Association:
                 if event.last:
                     return size
             elif isinstance(event, ev.Aborted):
-                raise AssociationAborted(_abort_detail(event))
+                raise self._aborted_error(event)
             else:
                 await self.abort()
                 raise ProtocolError(f"unexpected {type(event).__name__} while receiving a data set")
 
     async def send_command(self, context_id: int, command: Command) -> None:
-        self.conn.send_command(context_id, command)
+        try:
+            self.conn.send_command(context_id, command)
+        except LocalProtocolError as exc:
+            raise self._why_over(exc) from None
         await self._flush()
 
     async def send_dataset_bytes(
@@ -355,7 +425,10 @@ class Association:
         chunk = step * max(1, SEND_CHUNK // step)  # written (and waited for) a chunk at a time
         for start in range(0, max(len(view), 1), chunk):
             piece = view[start : start + chunk]
-            self.conn.send_data(context_id, piece, start + chunk >= len(view))
+            try:
+                self.conn.send_data(context_id, piece, start + chunk >= len(view))
+            except LocalProtocolError as exc:
+                raise self._why_over(exc) from None
             if progress is not None:
                 _report_fragments(progress, len(piece), step)
             await self._flush()
@@ -363,24 +436,37 @@ class Association:
     async def send_dataset_file(
         self,
         context_id: int,
-        path: Path,
+        path: str | Path | BinaryIO,
         offset: int,
         length: int,
         progress: Callable[[int], object] | None = None,
         pad: bool = False,
     ) -> None:
-        """Stream ``length`` bytes of ``path`` from ``offset`` as the data set, piece by piece;
-        ``pad`` adds the NUL byte that makes a deflated data set of odd length even (PS3.5 A.5)."""
+        """Stream ``length`` bytes of ``path`` (or of a file already open) from ``offset`` as
+        the data set, piece by piece; ``pad`` adds the NUL byte that makes a deflated data set
+        of odd length even (PS3.5 A.5).  A file that turns out shorter than announced (it was
+        truncated meanwhile) or cannot be read aborts the association: the peer must not
+        take half a data set for a whole one (raises :class:`SourceChanged`)."""
         step = self.conn.max_fragment
         chunk = step * max(1, SEND_CHUNK // step)  # read, written and waited for a chunk at a time
-        remaining = length
-        with open(path, "rb", buffering=0) as fp:
-            fp.seek(offset)
+        with open(path, "rb", buffering=0) if isinstance(path, (str, Path)) else contextlib.nullcontext(path) as fp:
+            fd, position, remaining = fp.fileno(), offset, length
             while True:
-                piece = fp.read(min(chunk, remaining))
-                remaining -= len(piece)
+                try:
+                    piece = os.pread(fd, min(chunk, remaining), position)
+                except OSError as exc:
+                    await self.abort()
+                    detail = "reading it failed while it was being sent"
+                    raise SourceChanged(exc.strerror or str(exc), FILE_ERROR, detail) from None
                 if not piece and remaining > 0:
-                    raise BadDicomFile(f"{path} ended {remaining} bytes early")
+                    await self.abort()
+                    raise SourceChanged(
+                        "I/O suspension or premature end of stream",
+                        PREMATURE_END,
+                        f"the file ended {remaining} bytes early while it was being sent",
+                    )
+                remaining -= len(piece)
+                position += len(piece)
                 if pad and remaining == 0:
                     piece += b"\0"
                 self.conn.send_data(context_id, piece, remaining == 0)
@@ -392,22 +478,24 @@ class Association:
 
     # ------------------------------------------------------------------ requestor services
 
-    async def _response_to(self, message_id: int | Collection[int]) -> tuple[Command, bytes | None]:
-        """The next response, which must answer ``message_id`` (or one of several outstanding)."""
-        event = await self._next_event(self.timeouts.dimse, "DIMSE response")
+    async def _response_to(self, message_id: int | Collection[int], expected: int) -> tuple[Command, bytes | None]:
+        """The next response, which must be an ``expected`` (Command Field) answering
+        ``message_id`` (or one of several outstanding); else the association is aborted at
+        once and a PeerProtocolError says what came instead, checked in DCMTK's order."""
+        event = await self._next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
         if isinstance(event, ev.Aborted):
-            raise AssociationAborted(_abort_detail(event))
+            raise self._aborted_error(event)
         if isinstance(event, ev.ReleaseRequested):
             await self.abort()
             raise PeerRequestedRelease("Peer requested release (Aborting)")
-        if not isinstance(event, ev.CommandReceived) or not event.command.is_response:
+        if not isinstance(event, ev.CommandReceived):
             await self.abort()
             raise ProtocolError(f"expected a DIMSE response, received {event!r}")
         rsp = event.command
-        answered = rsp.get("MessageIDBeingRespondedTo")
-        if answered != message_id and (isinstance(message_id, int) or answered not in message_id):
+        problem = self._wrong_response(rsp, message_id, expected)
+        if problem is not None:
             await self.abort()
-            raise ProtocolError(f"response to message {rsp.get('MessageIDBeingRespondedTo')}, expected {message_id}")
+            raise problem
         data = None
         if rsp.has_dataset:
             buf = bytearray()
@@ -421,6 +509,34 @@ class Association:
             data = bytes(buf)
         return rsp, data
 
+    def _wrong_response(
+        self, rsp: Command, message_id: int | Collection[int], expected: int
+    ) -> PeerProtocolError | None:
+        """What is wrong with ``rsp`` as the answer awaited, if anything."""
+        field_ = rsp.CommandField
+        if rsp.has_dataset and field_ in _NO_DATASET_RESPONSES:
+            rq = self.conn.request_pdu
+            log.warning(
+                "DIMSE Warning: (%s,%s): %s: DataSetType != NULL",
+                rq.calling_ae if rq else "",
+                rq.called_ae if rq else "",
+                _NO_DATASET_RESPONSES[field_],
+            )
+            dataset_type = rsp.get("CommandDataSetType")
+            return PeerProtocolError(
+                Violation.UNEXPECTED_DATASET,
+                f"peer sent a {rsp.name} that announces a data set (Command Data Set Type 0x{dataset_type:04x})",
+            )
+        if field_ != expected:
+            return PeerProtocolError(Violation.UNEXPECTED_COMMAND, f"DIMSE: Unexpected Response Command Field: 0x{field_:x}")
+        answered = rsp.get("MessageIDBeingRespondedTo")
+        if answered != message_id and (isinstance(message_id, int) or answered not in message_id):
+            awaited = message_id if isinstance(message_id, int) else ", ".join(str(m) for m in sorted(message_id))
+            return PeerProtocolError(
+                Violation.UNEXPECTED_MESSAGE_ID, f"DIMSE: Unexpected Response MsgId: {answered} (expected: {awaited})"
+            )
+        return None
+
     def _context_or_raise(self, abstract_syntax: str) -> PresentationContext:
         ctx = self.find_context(abstract_syntax)
         if ctx is None:
@@ -432,7 +548,7 @@ class Association:
         ctx = self._context_or_raise(VERIFICATION)
         mid = message_id or self.next_message_id()
         await self.send_command(ctx.context_id, c_echo_rq(mid))
-        return (await self._response_to(mid))[0]
+        return (await self._response_to(mid, C_ECHO_RSP))[0]
 
     def store_context(self, sop_class: str, transfer_syntax: str) -> PresentationContext:
         """The context to send an object in: its own transfer syntax if accepted, else a
@@ -448,7 +564,7 @@ class Association:
         self,
         context_id: int,
         command: Command,
-        source: bytes | memoryview | tuple[Path, int, int],
+        source: bytes | memoryview | tuple[str | Path | BinaryIO, int, int],
         progress: Callable[[int], object] | None = None,
     ) -> Command:
         """Send a C-STORE-RQ and its data set, return the C-STORE-RSP.
@@ -457,18 +573,21 @@ class Association:
         as it is on disk; ``progress`` is called with the size of each fragment sent.
         """
         await self.send_store(context_id, command, source, progress)
-        return (await self._response_to(command.MessageID))[0]
+        return (await self._response_to(command.MessageID, C_STORE_RSP))[0]
 
     async def send_store(
         self,
         context_id: int,
         command: Command,
-        source: bytes | memoryview | tuple[Path, int, int],
+        source: bytes | memoryview | tuple[str | Path | BinaryIO, int, int],
         progress: Callable[[int], object] | None = None,
     ) -> None:
         """Send a C-STORE-RQ and its data set without waiting for the response (see
         :meth:`store_response`), for an asynchronous operations window larger than one."""
-        self.conn.send_command(context_id, command)  # written together with the first fragment
+        try:
+            self.conn.send_command(context_id, command)  # written together with the first fragment
+        except LocalProtocolError as exc:
+            raise self._why_over(exc) from None
         if isinstance(source, tuple):
             path, offset, length = source
             pad = length % 2 == 1 and self.contexts[context_id].transfer_syntax == DeflatedExplicitVRLittleEndian
@@ -479,7 +598,7 @@ class Association:
     async def store_response(self, outstanding: Collection[int]) -> Command:
         """The next C-STORE-RSP, which must answer one of the ``outstanding`` message IDs
         (responses may come in any order, PS3.7 D.3.3.3)."""
-        return (await self._response_to(outstanding))[0]
+        return (await self._response_to(outstanding, C_STORE_RSP))[0]
 
     @property
     def operations_window(self) -> int:
@@ -538,7 +657,7 @@ class Association:
         await self.send_command(ctx.context_id, command)
         await self.send_dataset_bytes(ctx.context_id, encode_dataset(identifier, ctx.transfer_syntax))
         while True:
-            rsp, data = await self._response_to(command.MessageID)
+            rsp, data = await self._response_to(command.MessageID, command.CommandField | 0x8000)
             yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
             if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
                 return
@@ -569,7 +688,7 @@ class Association:
         await self._flush()
         try:
             while self.conn.state != State.STA1:
-                event = await self._next_event(self.timeouts.acse, "A-RELEASE response")
+                event = await self._next_event(self.timeouts.acse, "A-RELEASE response", NetworkTimeout.ACSE)
                 if isinstance(event, ev.ReleaseRequested):  # release collision
                     self.conn.release_response()
                     await self._flush()
@@ -602,6 +721,17 @@ def _report_fragments(progress: Callable[[int], object], size: int, step: int) -
     """``progress`` once per fragment of ``step`` bytes that ``size`` bytes were sent as."""
     for start in range(0, max(size, 1), step):
         progress(min(step, size - start))
+
+
+class PeerSilent(NetworkTimeout, AssociationAborted):
+    """Nothing arrived within the socket timeout (-ts) while the next PDU of an established
+    association was awaited.  DCMTK's upper layer reports this as the peer aborting the
+    association, and so do DCMTK's tools; it is both a NetworkTimeout (kind READ) and an
+    AssociationAborted, and the association has been aborted."""
+
+
+class PeerStalled(NetworkTimeout):
+    """The peer sent part of a PDU and then nothing within the socket timeout (-ts)."""
 
 
 class _ReadTimedOut(NetworkTimeout):

@@ -5,7 +5,9 @@ layer over it.  It owns no socket, thread or clock: a driver feeds it what the t
 received (``receive_data``), the expiry of the ARTIM timer (``timer_expired``) and the
 user's requests (``request``, ``accept``, ``send_command``, ``send_data``, ``release`` ...),
 then writes out ``data_to_send()``, honours ``artim_running`` and closes the transport when
-``should_close`` is set.
+``should_close`` is set.  Whatever a peer sends, the connection never raises: what breaks the
+protocol becomes an A-P-ABORT (an ``Aborted`` event) and ``violation``, a
+:class:`PeerProtocolError` whose ``kind`` says what the peer sent.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
 from . import events as ev
 from .commands import Command, decode_command, encode_command
@@ -28,6 +31,7 @@ from .pdu import (
     P_DATA_TF,
     PDU,
     PDU_HEADER,
+    PDU_NAMES,
     PDU_TYPES,
     Abort,
     AssociateAC,
@@ -75,6 +79,45 @@ ABORT_INVALID_PARAMETER = 6
 #: the method that carries out each action of the state table ("AE-1" -> "_ae_1")
 _ACTION_METHODS = {action: "_" + action.replace("-", "_").lower() for action in set(TRANSITIONS.values())}
 
+_PDU_CLASS_NAMES = {
+    AssociateRQ: PDU_NAMES[A_ASSOCIATE_RQ],
+    AssociateAC: PDU_NAMES[A_ASSOCIATE_AC],
+    AssociateRJ: PDU_NAMES[A_ASSOCIATE_RJ],
+    PDataTF: PDU_NAMES[P_DATA_TF],
+    ReleaseRQ: PDU_NAMES[A_RELEASE_RQ],
+    ReleaseRP: PDU_NAMES[A_RELEASE_RP],
+    Abort: PDU_NAMES[A_ABORT],
+}
+
+
+class Violation(Enum):
+    """What a peer sent that PS3.8 or PS3.7 does not allow: the kind of a
+    :class:`PeerProtocolError`, so that a caller can word it (DCMTK's conditions) without
+    reading the message."""
+
+    # found by the core while cutting PDUs and PDVs out of the stream
+    UNKNOWN_PDU_TYPE = "unknown PDU type"
+    PDU_TOO_LONG = "PDU longer than our maximum"
+    MALFORMED_PDU = "malformed PDU"
+    UNEXPECTED_PDU = "PDU not allowed in this state"
+    UNKNOWN_CONTEXT = "PDV on a presentation context that was not accepted"
+    DATA_WITHOUT_COMMAND = "data set fragment without a command"
+    COMMAND_IN_DATA = "command fragment inside a data set"
+    BAD_COMMAND_SET = "malformed command set"
+    # found by the DIMSE user (the driver) in a well-formed message
+    UNEXPECTED_COMMAND = "not the response expected"
+    UNEXPECTED_MESSAGE_ID = "response to another message"
+    UNEXPECTED_DATASET = "data set announced where none may be"
+
+
+class PeerProtocolError(ProtocolError):
+    """The peer sent something PS3.8 or PS3.7 does not allow; ``kind`` says what, the message
+    says it in words ("peer sent an invalid PDU (type 0x17)")."""
+
+    def __init__(self, kind: Violation, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
 
 @dataclass(slots=True, frozen=True)
 class PresentationContext:
@@ -98,6 +141,8 @@ class Connection:
         self.contexts: dict[int, PresentationContext] = {}
         self.artim_running = False
         self.should_close = False
+        #: what the peer sent that made us abort the association (the Aborted event's detail)
+        self.violation: PeerProtocolError | None = None
         # until our maximum is announced, no PDU may exceed the association PDU limit
         self._receive_limit = MAX_ASSOCIATE_PDU
         self._in = bytearray()
@@ -152,11 +197,16 @@ class Connection:
     def _header_ok(self, pdu_type: int, length: int) -> bool:
         """A PDU header we accept (known type, length within our limit); else the abort."""
         if pdu_type not in PDU_TYPES:
-            self._invalid(ABORT_UNRECOGNIZED_PDU, f"unknown PDU type 0x{pdu_type:02x}")
+            error = PeerProtocolError(Violation.UNKNOWN_PDU_TYPE, f"peer sent an invalid PDU (type 0x{pdu_type:02x})")
+            self._invalid(ABORT_UNRECOGNIZED_PDU, error)
             return False
         limit = self._receive_limit if pdu_type == P_DATA_TF else MAX_ASSOCIATE_PDU
         if length > limit:
-            self._invalid(ABORT_INVALID_PARAMETER, f"PDU length {length} exceeds the maximum {limit}")
+            error = PeerProtocolError(
+                Violation.PDU_TOO_LONG,
+                f"peer sent a {PDU_NAMES[pdu_type]} PDU that is too long: PDU length {length} exceeds the maximum {limit}",
+            )
+            self._invalid(ABORT_INVALID_PARAMETER, error)
             return False
         return True
 
@@ -195,7 +245,8 @@ class Connection:
             try:
                 pdu = decode_pdu(pdu_type, body)
             except PDUError as exc:
-                self._invalid(ABORT_INVALID_PARAMETER, str(exc))
+                message = f"peer sent a malformed {PDU_NAMES[pdu_type]} PDU: {exc}"
+                self._invalid(ABORT_INVALID_PARAMETER, PeerProtocolError(Violation.MALFORMED_PDU, message))
                 return None
             self._handle(_EVENT_FOR_PDU[pdu_type], pdu)
         return None if self.state == State.STA1 else pos
@@ -217,6 +268,12 @@ class Connection:
     @property
     def is_established(self) -> bool:
         return self.state == State.STA6
+
+    @property
+    def pdu_incomplete(self) -> bool:
+        """Part of a PDU arrived and the rest is still awaited (a peer that stops now stopped
+        in the middle of a PDU, not between two)."""
+        return bool(self._in)
 
     @property
     def peer_max_pdu(self) -> int:
@@ -290,11 +347,15 @@ class Connection:
 
     # ------------------------------------------------------------------ machinery
 
-    def _handle(self, event: Event, pdu: PDU | None = None, reason: int = 0, detail: str = "") -> None:
+    def _handle(
+        self, event: Event, pdu: PDU | None = None, reason: int = 0, error: PeerProtocolError | None = None
+    ) -> None:
+        """Run the action of the state table for ``event``; ``error`` says what was wrong with
+        an invalid PDU (Evt19)."""
         action = TRANSITIONS.get((self.state, event))
         if action is None:
             raise LocalProtocolError(f"{event.name} is not allowed in {self.state.name}")
-        getattr(self, _ACTION_METHODS[action])(pdu, reason, detail)
+        getattr(self, _ACTION_METHODS[action])(pdu, reason, error)
 
     def _check_pdata(self, context_id: int) -> None:
         if (self.state, Event.EVT9) not in TRANSITIONS:
@@ -302,9 +363,9 @@ class Connection:
         if context_id not in self.contexts:
             raise LocalProtocolError(f"presentation context {context_id} was not accepted")
 
-    def _invalid(self, reason: int, detail: str) -> None:
+    def _invalid(self, reason: int, error: PeerProtocolError) -> None:
         self._in = bytearray()  # not clear(): views of the old buffer may be alive
-        self._handle(Event.EVT19, None, reason, detail)
+        self._handle(Event.EVT19, None, reason, error)
 
     def _send(self, pdu: PDU) -> None:
         self._out.append(encode(pdu))
@@ -323,159 +384,180 @@ class Connection:
     def _receive_limit_from(self, sent: AssociateRQ | AssociateAC) -> None:
         self._receive_limit = sent.user_info.max_length or UNLIMITED_PDU_CAP
 
-    def _ae_1(self, rq, reason, detail):
+    def _ae_1(self, rq, reason, error):
         self.request_pdu = rq
         self._receive_limit_from(rq)
         self.state = State.STA4
 
-    def _ae_2(self, pdu, reason, detail):
+    def _ae_2(self, pdu, reason, error):
         self._send(self.request_pdu)
         self.state = State.STA5
 
-    def _ae_3(self, ac, reason, detail):
+    def _ae_3(self, ac, reason, error):
         self.accept_pdu = ac
         self._record_contexts(self.request_pdu, ac)
         self.state = State.STA6
         self._events.append(ev.AssociationAccepted(ac))
 
-    def _ae_4(self, rj, reason, detail):
+    def _ae_4(self, rj, reason, error):
         self.should_close = True
         self.state = State.STA1
         self._events.append(ev.AssociationRejected(rj))
 
-    def _ae_5(self, pdu, reason, detail):
+    def _ae_5(self, pdu, reason, error):
         self.artim_running = True
         self.state = State.STA2
 
-    def _ae_6(self, rq, reason, detail):
+    def _ae_6(self, rq, reason, error):
         self.artim_running = False
         self.request_pdu = rq
         self.state = State.STA3
         self._events.append(ev.AssociationRequested(rq))
 
-    def _ae_7(self, ac, reason, detail):
+    def _ae_7(self, ac, reason, error):
         self.accept_pdu = ac
         self._receive_limit_from(ac)
         self._record_contexts(self.request_pdu, ac)
         self._send(ac)
         self.state = State.STA6
 
-    def _ae_8(self, rj, reason, detail):
+    def _ae_8(self, rj, reason, error):
         self._send(rj)
         self.artim_running = True
         self.state = State.STA13
 
-    def _dt_2(self, pdata: PDataTF, reason, detail):
+    def _dt_2(self, pdata: PDataTF, reason, error):
         try:
             for pdv in pdata.pdvs:
                 self._receive_pdv(pdv)
-        except ProtocolError as exc:
-            self._provider_abort(ABORT_INVALID_PARAMETER, str(exc))
+        except PeerProtocolError as exc:
+            self._provider_abort(ABORT_INVALID_PARAMETER, exc)
 
     _ar_6 = _dt_2
 
     def _receive_pdv(self, pdv) -> None:
         ctx = pdv.context_id
         if ctx not in self.contexts:
-            raise ProtocolError(f"PDV on presentation context {ctx}, which was not accepted")
+            message = f"peer sent a PDV on presentation context {ctx}, which was not accepted"
+            raise PeerProtocolError(Violation.UNKNOWN_CONTEXT, message)
         if pdv.is_command:
             if self._data_ctx is not None:
-                raise ProtocolError("command fragment received while a data set was expected")
+                message = "peer sent a command fragment where a data set fragment was due"
+                raise PeerProtocolError(Violation.COMMAND_IN_DATA, message)
             if self._command_buf is None:
                 self._command_buf, self._command_ctx = bytearray(), ctx
             elif ctx != self._command_ctx:
-                raise ProtocolError("command fragments on different presentation contexts")
+                message = "peer sent the fragments of a command set on different presentation contexts"
+                raise PeerProtocolError(Violation.BAD_COMMAND_SET, message)
             self._command_buf += pdv.data
             if len(self._command_buf) > MAX_COMMAND_SET:
-                raise ProtocolError(f"command set larger than {MAX_COMMAND_SET} bytes")
+                message = f"peer sent a command set larger than {MAX_COMMAND_SET} bytes"
+                raise PeerProtocolError(Violation.BAD_COMMAND_SET, message)
             if pdv.is_last:
-                command = decode_command(self._command_buf)
+                try:
+                    command = decode_command(self._command_buf)
+                except ProtocolError as exc:
+                    message = f"peer sent a malformed command set: {exc}"
+                    raise PeerProtocolError(Violation.BAD_COMMAND_SET, message) from None
                 self._command_buf = None
                 if command.has_dataset:
                     self._data_ctx = ctx
                 self._events.append(ev.CommandReceived(ctx, command))
         else:
             if self._data_ctx != ctx:
-                raise ProtocolError("data set fragment received without a command that announced it")
+                message = "peer sent a data set fragment that no command announced"
+                raise PeerProtocolError(Violation.DATA_WITHOUT_COMMAND, message)
             if pdv.is_last:
                 self._data_ctx = None
             self._events.append(ev.DataReceived(ctx, memoryview(pdv.data), pdv.is_last))
 
-    def _ar_1(self, pdu, reason, detail):
+    def _ar_1(self, pdu, reason, error):
         self._send(ReleaseRQ())
         self.state = State.STA7
 
-    def _ar_2(self, pdu, reason, detail):
+    def _ar_2(self, pdu, reason, error):
         self.state = State.STA8
         self._events.append(ev.ReleaseRequested())
 
-    def _ar_3(self, pdu, reason, detail):
+    def _ar_3(self, pdu, reason, error):
         self.should_close = True
         self.state = State.STA1
         self._events.append(ev.ReleaseConfirmed())
 
-    def _ar_4(self, pdu, reason, detail):
+    def _ar_4(self, pdu, reason, error):
         self._send(ReleaseRP())
         self.artim_running = True
         self.state = State.STA13
 
-    def _ar_5(self, pdu, reason, detail):
+    def _ar_5(self, pdu, reason, error):
         self.artim_running = False
         self.state = State.STA1
 
-    def _ar_8(self, pdu, reason, detail):
+    def _ar_8(self, pdu, reason, error):
         self.state = State.STA9 if self.requestor else State.STA10
         self._events.append(ev.ReleaseRequested())
 
-    def _ar_9(self, pdu, reason, detail):
+    def _ar_9(self, pdu, reason, error):
         self._send(ReleaseRP())
         self.state = State.STA11
 
-    def _ar_10(self, pdu, reason, detail):
+    def _ar_10(self, pdu, reason, error):
         self.state = State.STA12
         self._events.append(ev.ReleaseConfirmed())
 
-    def _aa_1(self, pdu, reason, detail):
+    def _aa_1(self, pdu, reason, error):
         by_peer_event = self.state == State.STA2
         reason = (reason or ABORT_UNEXPECTED_PDU) if by_peer_event else 0
         self._send(pdu if isinstance(pdu, Abort) else Abort(2 if by_peer_event else 0, reason))
         self.artim_running = True
         self.state = State.STA13
         if by_peer_event:
-            self._events.append(ev.Aborted(2, reason, False, detail or "unexpected PDU"))
+            error = error or _unexpected(pdu)
+            self._abort_event(reason, error)
 
-    def _aa_2(self, pdu, reason, detail):
+    def _aa_2(self, pdu, reason, error):
         self.artim_running = False
         self.should_close = True
         self.state = State.STA1
 
-    def _aa_3(self, abort: Abort, reason, detail):
+    def _aa_3(self, abort: Abort, reason, error):
         self.should_close = True
         self.state = State.STA1
         self._events.append(ev.Aborted(abort.source, abort.reason, True))
 
-    def _aa_4(self, pdu, reason, detail):
+    def _aa_4(self, pdu, reason, error):
         self.artim_running = False
         self.state = State.STA1
         self._events.append(ev.Aborted(2, 0, False, "connection closed by peer"))
 
-    def _aa_5(self, pdu, reason, detail):
+    def _aa_5(self, pdu, reason, error):
         self.artim_running = False
         self.state = State.STA1
 
-    def _aa_6(self, pdu, reason, detail):
+    def _aa_6(self, pdu, reason, error):
         self.state = State.STA13
 
-    def _aa_7(self, pdu, reason, detail):
+    def _aa_7(self, pdu, reason, error):
         self._send(Abort(2, reason or ABORT_UNEXPECTED_PDU))
         self.state = State.STA13
 
-    def _aa_8(self, pdu, reason, detail):
-        self._provider_abort(reason or ABORT_UNEXPECTED_PDU, detail or "unexpected PDU")
+    def _aa_8(self, pdu, reason, error):
+        self._provider_abort(reason or ABORT_UNEXPECTED_PDU, error or _unexpected(pdu))
 
-    def _provider_abort(self, reason: int, detail: str) -> None:
+    def _provider_abort(self, reason: int, error: PeerProtocolError) -> None:
         self._send(Abort(2, reason))
         self.artim_running = True
         self.state = State.STA13
         self._command_buf, self._data_ctx = None, None
-        self._events.append(ev.Aborted(2, reason, False, detail))
+        self._abort_event(reason, error)
+
+    def _abort_event(self, reason: int, error: PeerProtocolError) -> None:
+        """The A-P-ABORT indication for what the peer sent (kept as ``violation``)."""
+        self.violation = error
+        self._events.append(ev.Aborted(2, reason, False, str(error)))
+
+
+def _unexpected(pdu: PDU | None) -> PeerProtocolError:
+    """A well-formed PDU that the state machine does not allow where it arrived."""
+    name = _PDU_CLASS_NAMES.get(type(pdu), "PDU")
+    return PeerProtocolError(Violation.UNEXPECTED_PDU, f"peer sent an unexpected {name} PDU")

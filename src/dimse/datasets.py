@@ -11,15 +11,17 @@ import array
 import contextlib
 import functools
 import io
+import os
+import stat
 import struct
-import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import DimseError
-from .scan import Truncated, scan, scan_meta
+from .pywarnings import logged
+from .scan import Garbled, Truncated, scan, scan_meta
 from .uids import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
@@ -36,7 +38,61 @@ if TYPE_CHECKING:
 
 
 class BadDicomFile(DimseError):
-    """A file that cannot be sent as it is."""
+    """A file that cannot be sent as it is.
+
+    ``condition`` is DCMTK's code for the same failure (``0001:000a``), so that the
+    ``Store SCU Failed:`` line reads as DCMTK's; None where DCMTK has no such case."""
+
+    def __init__(self, text: str, condition: str | None = None, detail: str = "") -> None:
+        super().__init__(text)
+        self.condition = condition
+        self.detail = detail  # what exactly is wrong, for a line of its own before the verdict
+
+    @property
+    def condition_line(self) -> str:
+        """``mmmm:cccc text`` as DCMTK prints a condition (the text alone without a code)."""
+        return f"{self.condition} {self}" if self.condition else str(self)
+
+
+#: DCMTK's conditions (module dcmdata) for the ways a file can fail to load
+PREMATURE_END = "0001:000a"  # I/O suspension or premature end of stream
+END_OF_STREAM = "0001:0005"  # End of stream
+FILE_ERROR = "0001:0012"  # a system error opening or reading the file, with its text
+META_MISSING = "0001:001c"  # File meta information header missing
+CORRUPTED = "0001:0006"  # Corrupted data
+
+
+class SourceChanged(BadDicomFile):
+    """The file changed (it got shorter) while its data set was being sent: the association
+    carrying it had to be aborted."""
+
+
+def file_error(exc: OSError) -> BadDicomFile:
+    """An OSError opening or reading an input file, as DCMTK words it."""
+    return BadDicomFile(exc.strerror or str(exc), FILE_ERROR)
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """Open an input file for reading; anything but a regular file is refused as DCMTK
+    refuses it (a pipe cannot seek, a device has no size), so that ``/dev/zero`` or
+    ``/dev/urandom`` is never read without end."""
+    try:
+        # non-blocking: opening a pipe nobody writes to must not wait (no effect on files)
+        fp = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    except OSError as exc:
+        raise file_error(exc) from None
+    try:
+        info = os.fstat(fp.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            os.lseek(fp.fileno(), 0, os.SEEK_END)  # a pipe or socket: Illegal seek
+            raise BadDicomFile("End of stream", END_OF_STREAM)
+    except OSError as exc:
+        fp.close()
+        raise file_error(exc) from None
+    except BaseException:
+        fp.close()
+        raise
+    return fp
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,7 +123,7 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
     ``fp``: the file already open (read_sop_uids can then go on with the same handle)."""
     keywords = ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
     try:
-        with contextlib.nullcontext(fp) if fp is not None else open(path, "rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else open_regular(path) as fp:
             fp.seek(0)
             quick = scan_meta(fp)  # a conformant meta group, without pydicom's per-element objects
             head = b""
@@ -76,8 +132,10 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
             else:
                 values, offset = _pydicom_meta(fp, keywords)
             size = fp.seek(0, io.SEEK_END)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadDicomFile(str(exc)) from None
+    except OSError as exc:
+        raise file_error(exc) from None
+    except (ValueError, EOFError) as exc:
+        raise BadDicomFile(str(exc), PREMATURE_END) from None
     for keyword, value in zip(keywords, values, strict=True):
         if not value:
             raise BadDicomFile(f"file meta information has no {keyword}")
@@ -93,8 +151,8 @@ def _pydicom_meta(fp: BinaryIO, keywords: tuple[str, ...]) -> tuple[tuple[str, .
     try:
         read_preamble(fp, False)
         meta = _read_file_meta_info(fp)
-    except InvalidDicomError as exc:
-        raise BadDicomFile(f"not a DICOM Part 10 file: {exc}") from None
+    except InvalidDicomError:
+        raise BadDicomFile("File meta information header missing", META_MISSING) from None
     return tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords), fp.tell()
 
 
@@ -104,32 +162,63 @@ def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str
     if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
         from pydicom import dcmread
 
+        if fp is not None:
+            fp.seek(0)
         try:
-            ds = dcmread(header.path, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
+            source = fp if fp is not None else header.path
+            with logged():
+                ds = dcmread(source, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
         except Exception as exc:  # pydicom raises many kinds on bad input
             raise BadDicomFile(str(exc) or type(exc).__name__) from None
         return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
     implicit, little = _flags(header.transfer_syntax)
     try:
-        with contextlib.nullcontext(fp) if fp is not None else open(header.path, "rb") as fp:
+        with contextlib.nullcontext(fp) if fp is not None else open_regular(header.path) as fp:
             return scan(fp, header.dataset_offset, header.dataset_length, implicit, little, header.head)
     except Truncated as exc:
-        raise BadDicomFile(str(exc)) from None
+        raise truncated(exc) from None
     except OSError as exc:
-        raise BadDicomFile(exc.strerror or str(exc)) from None
+        raise file_error(exc) from None
     # scan.Garbled propagates: the caller decodes the file with pydicom instead of streaming it
 
 
-def read_any(path: str | Path) -> Dataset:
-    """Decode a whole file, Part 10 or a bare data set (pydicom guesses its encoding).
+def truncated(exc: Truncated) -> BadDicomFile:
+    """A data set that runs past the end of its file, in DCMTK's two lines: the element that
+    does not fit (``DcmElement: PixelData (7fe0,0010) larger (32768) than remaining bytes in
+    file``), then the verdict."""
+    detail = ""
+    if exc.tag is not None:
+        detail = f"DcmElement: {_tag_name(exc.tag)} ({exc.tag >> 16:04x},{exc.tag & 0xFFFF:04x}) larger ({exc.length}) than remaining bytes in file"
+    return BadDicomFile("I/O suspension or premature end of stream", PREMATURE_END, detail)
 
-    pydicom's warnings about what it guessed are not shown: what the file is worth is said
-    by the one error line of the caller, if any."""
+
+def garbled(exc: Garbled) -> BadDicomFile:
+    """A data set whose structure breaks inside (an item delimiter outside an item ...)."""
+    return BadDicomFile("Corrupted data", CORRUPTED, f"DcmItem: {exc}")
+
+
+def _tag_name(tag: int) -> str:
+    """DCMTK's dictionary name of a tag as its parser messages print it."""
+    from pydicom.datadict import keyword_for_tag
+
+    group, element = tag >> 16, tag & 0xFFFF
+    if group % 2 and 0x10 <= element <= 0xFF:
+        return "PrivateCreator"
+    return keyword_for_tag(tag) or "Unknown Tag & Data"
+
+
+def read_any(path: str | Path | BinaryIO) -> Dataset:
+    """Decode a whole file (a path or a file already open), Part 10 or a bare data set
+    (pydicom guesses its encoding).
+
+    pydicom's warnings about what it guessed are debug lines: what the file is worth is
+    said by the one error line of the caller, if any."""
     from pydicom import dcmread
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        if not isinstance(path, (str, Path)):
+            path.seek(0)
+        with logged():
             return dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many kinds on bad input
         raise BadDicomFile(str(exc) or type(exc).__name__) from None
@@ -180,7 +269,8 @@ def encode_dataset(
         if swap:
             _swap_words(ds)
         try:
-            write_dataset(fp, ds, parent_encoding=character_set)
+            with logged():
+                write_dataset(fp, ds, parent_encoding=character_set)
         finally:
             if swap:
                 _swap_words(ds)
@@ -203,7 +293,8 @@ def decode_dataset(data: bytes, transfer_syntax: str) -> Dataset:
         if transfer_syntax == DeflatedExplicitVRLittleEndian:
             data = zlib.decompress(data, -zlib.MAX_WBITS)
         implicit, little = _flags(transfer_syntax)
-        ds = read_dataset(io.BytesIO(data), implicit, little)
+        with logged():
+            ds = read_dataset(io.BytesIO(data), implicit, little)
         ds.set_original_encoding(implicit, little)
         return ds
     except Exception as exc:

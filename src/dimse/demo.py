@@ -84,7 +84,7 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
                 sent.append(entry)
             except BadDicomFile as exc:  # a broken sample file is refused before anything is sent
                 text = "refused (not sent)"
-                refused.append((path, str(exc)))
+                refused.append((path, f"{exc} ({exc.detail})" if exc.detail else str(exc)))
             except DimseError as exc:
                 text, failures = f"failed: {exc}", failures + 1
             print(f"{path.name[:42]:<42} {ts_description(ts)[:44]:<44} {size:>9}  {text}", file=out)
@@ -104,6 +104,12 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
         print(f"skipped {path.name}: {reason}", file=out)
     for name in mismatches:
         print(f"MISMATCH {name}", file=out)
+    if distinct < len(services.stored):
+        print(
+            f"\n{len(services.stored)} files make {distinct} objects: some of pydicom's samples share a SOP Instance"
+            " UID, and a later file with the same UID replaces the earlier one (as in any archive).",
+            file=out,
+        )
     return 1 if failures or mismatches or not sent else 0
 
 
@@ -139,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         args.output_directory.mkdir(parents=True, exist_ok=True)
         return asyncio.run(run_demo(files, args.output_directory))
     with tempfile.TemporaryDirectory(prefix="dimse-demo-") as tmp:
-        return asyncio.run(run_demo(files, Path(tmp)))
+        code = asyncio.run(run_demo(files, Path(tmp)))
+    print(f"{tmp} (the received files) is removed now; run with -od DIR to keep them.")
+    return code
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The project's exceptions: one family, so callers catch exactly what the network can do."""
 
+import socket
+
 
 class DimseError(Exception):
     """Base of every error this package raises on purpose."""
@@ -36,7 +38,27 @@ class AssociationAborted(DimseError):
 
 
 class NetworkTimeout(DimseError):
-    """A connect, ACSE or DIMSE timeout expired."""
+    """A connect, ACSE, DIMSE or socket timeout expired; ``kind`` says which (one of the
+    constants below, None when the raiser did not say), so that callers can tell them apart
+    without reading the message."""
+
+    CONNECT = "connect"  # -to: the TCP connection (and TLS handshake) was not made in time
+    ACSE = "acse"  # -ta: no answer to an A-ASSOCIATE or A-RELEASE request
+    DIMSE = "dimse"  # -td: no DIMSE message
+    READ = "read"  # -ts: one network read waited too long
+    SEND = "send"  # -ts: the peer did not take what we sent
+
+    def __init__(self, message: str = "", kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class UnknownHost(DimseError, socket.gaierror):
+    """The peer's host name does not resolve (still a ``socket.gaierror``, as before)."""
+
+    def __init__(self, host: str, errno: int, text: str) -> None:
+        super().__init__(errno, text)
+        self.host = host
 
 
 class NoPresentationContext(DimseError):

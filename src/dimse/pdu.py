@@ -21,6 +21,16 @@ A_RELEASE_RQ = 0x05
 A_RELEASE_RP = 0x06
 A_ABORT = 0x07
 PDU_TYPES = frozenset(range(1, 8))
+#: PS3.8's names, for messages that say what a peer sent
+PDU_NAMES = {
+    A_ASSOCIATE_RQ: "A-ASSOCIATE-RQ",
+    A_ASSOCIATE_AC: "A-ASSOCIATE-AC",
+    A_ASSOCIATE_RJ: "A-ASSOCIATE-RJ",
+    P_DATA_TF: "P-DATA-TF",
+    A_RELEASE_RQ: "A-RELEASE-RQ",
+    A_RELEASE_RP: "A-RELEASE-RP",
+    A_ABORT: "A-ABORT",
+}
 
 PDU_HEADER = struct.Struct(">BxL")
 PDV_HEADER = struct.Struct(">LBB")

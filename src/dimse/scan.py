@@ -18,17 +18,34 @@ from .errors import DimseError
 UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 SOP_CLASS, SOP_INSTANCE = 0x00080016, 0x00080018
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 7.1.2)
+LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+#: what passes for a VR in an explicit syntax: two upper-case letters (one rule for every walk of
+#: element headers, here and in dimse.structure)
+VRS = frozenset(bytes((a, b)) for a in range(65, 91) for b in range(65, 91))
+#: sequences nested deeper than this are refused (a peer cannot make a walk recurse without bound)
 MAX_DEPTH = 64
 
 
 class Truncated(DimseError):
-    """The data set is not whole: an element or item runs past the end of the file."""
+    """The data set is not whole: an element or item runs past the end of the file.
+
+    ``tag`` and ``length``: the element that does not fit (None when a header itself is cut)."""
+
+    def __init__(self, message: str, tag: int | None = None, length: int | None = None) -> None:
+        super().__init__(message)
+        self.tag = tag
+        self.length = length
 
 
 class Garbled(DimseError):
-    """The bytes do not follow the transfer syntax (e.g. implicit VR behind an explicit VR
-    meta header); pydicom may still read them, so the caller decodes instead of streaming."""
+    """The bytes do not follow the transfer syntax.  ``at_start``: already the first element
+    does not (e.g. implicit VR behind an explicit VR meta header, which pydicom reads: the
+    caller may decode instead of streaming); else the structure is broken further in."""
+
+    def __init__(self, message: str, at_start: bool = False) -> None:
+        super().__init__(message)
+        self.at_start = at_start
 
 
 class _Walker:
@@ -38,6 +55,7 @@ class _Walker:
 
     def __init__(self, fp: BinaryIO, start: int, end: int, implicit: bool, little: bool) -> None:
         self.fp = fp
+        self.start = start
         self.pos = start
         self.end = end
         self.buf = b""
@@ -73,9 +91,14 @@ class _Walker:
             self.pos += 8
             return tag, None, self.u32.unpack_from(buf, off + 4)[0]
         vr = buf[off + 4 : off + 6]
-        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-            raise Garbled(f"element ({group:04x},{element:04x}) has no valid VR ({vr!r})")
-        if vr in _LONG_VRS:
+        if vr not in VRS:
+            if self.pos == self.start:
+                raise Garbled(f"element ({group:04x},{element:04x}) has no valid VR ({vr!r})", at_start=True)
+            # as DCMTK reads it: a non-standard VR has a 2-byte length; a damaged length then
+            # shows as an element running past the end, and the file is refused for that
+            self.pos += 8
+            return tag, vr, self.u16.unpack_from(buf, off + 6)[0]
+        if vr in LONG_VRS:
             off = self._ensure(12)
             self.pos += 12
             return tag, vr, self.u32.unpack_from(self.buf, off + 8)[0]
@@ -85,7 +108,9 @@ class _Walker:
     def _skip(self, tag: int, length: int) -> None:
         if self.pos + length > self.end:
             raise Truncated(
-                f"element ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length}) than remaining bytes ({self.end - self.pos})"
+                f"element ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length}) than remaining bytes ({self.end - self.pos})",
+                tag,
+                length,
             )
         self.pos += length
 
@@ -155,9 +180,9 @@ def _fast_dataset(
             pos += 8
         else:
             vr = buf[pos + 4 : pos + 6]
-            if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+            if vr not in VRS:
                 raise _NeedMore
-            if vr in _LONG_VRS:
+            if vr in LONG_VRS:
                 if pos + 12 > have:
                     raise _NeedMore
                 length = u32.unpack_from(buf, pos + 8)[0]
@@ -288,9 +313,9 @@ def _fast_meta(head: bytes, complete: bool) -> tuple[tuple[str, str, str], int]:
             raise _NeedMore
         group, element = tag_of.unpack_from(head, pos)
         vr = head[pos + 4 : pos + 6]
-        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+        if vr not in VRS:
             raise _NeedMore
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             length = u32.unpack_from(head, pos + 8)[0]
             pos += 12
         else:

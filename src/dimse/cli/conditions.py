@@ -9,25 +9,34 @@ from __future__ import annotations
 import os
 import socket
 
-from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError
+from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError, UnknownHost
 from ..tls import describe_error as describe_tls_error
 
 PEER_ABORTED = "0006:0317 Peer aborted Association (or never connected)"
 DIMSE_TIMEOUT = "0006:0207 DIMSE No data available (timeout in non-blocking mode)"
 NO_CONTEXT = "0006:0208 DIMSE No valid Presentation Context ID"
+ACSE_TIMEOUT = "0006:031a DUL network read timeout"
+CONNECT_TIMEOUT = "0006:031c TCP Initialization Error: Operation now in progress (Timeout)"
+
+#: DCMTK's reason for each kind of NetworkTimeout that has one of its own
+_TIMEOUT_TEXTS = {
+    NetworkTimeout.CONNECT: CONNECT_TIMEOUT,
+    NetworkTimeout.ACSE: ACSE_TIMEOUT,
+    NetworkTimeout.DIMSE: DIMSE_TIMEOUT,
+}
 
 
 def describe(exc: BaseException) -> str:
     """One line for ``exc`` after ``Association Request Failed:`` or ``Store Failed``."""
+    if isinstance(exc, UnknownHost):
+        return f"0006:0320 Attempt to connect to unknown host: {exc.host}"
     if isinstance(exc, socket.gaierror):
         return f"0006:031c TCP Initialization Error: {exc.strerror or exc}"
     tls_text = describe_tls_error(exc)
     if tls_text is not None:
         return tls_text
     if isinstance(exc, NetworkTimeout):
-        if "DIMSE" in str(exc):
-            return DIMSE_TIMEOUT
-        return f"0006:031c TCP Initialization Error: {exc}"
+        return _describe_timeout(exc)
     if isinstance(exc, OSError):
         text = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
         return f"0006:031c TCP Initialization Error: {text}"
@@ -38,3 +47,14 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ProtocolError):
         return f"0006:0303 DUL Finite State Machine Error: {exc}"
     return str(exc) or type(exc).__name__
+
+
+def _describe_timeout(exc: NetworkTimeout) -> str:
+    """DCMTK's text for the kind of timeout; a socket timeout (DCMTK has no text of its own
+    for it) or one raised without a kind is told in our words."""
+    text = _TIMEOUT_TEXTS.get(exc.kind or "")
+    if text is not None:
+        return text
+    if exc.kind is None and "DIMSE" in str(exc):  # raised before timeouts carried a kind
+        return DIMSE_TIMEOUT
+    return f"0006:031c TCP Initialization Error: {exc}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from ..pywarnings import route_to_log
 from .logconfig import configure_from_file
 from .options import CommandLine, CommandLineError, Parsed
 
@@ -68,6 +69,7 @@ def quiet_requested(argv: list[str]) -> bool:
 
 def configure(parsed: Parsed, tool: str) -> logging.Logger:
     """Set the level from -q/-v/-d/-ll and attach the prefix handler; returns the tool's logger."""
+    route_to_log()
     block = parsed.winner("--quiet", "--verbose", "--debug")
     level_name = parsed.value("--log-level")
     if level_name is not None and block is not None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import socket
 
 from ..association import Timeouts
-from .options import CommandLineError, Parsed, parse_int
+from ..connection import DEFAULT_SEND_PDU, MAX_SEND_PDU
+from .options import Parsed, parse_int
 
 MIN_PDU, MAX_PDU, DEFAULT_PDU = 4096, 131072, 16384
 
 
+#: an AE title has at most 16 characters (PS3.5 table 6.2-1)
+AE_TITLE_LENGTH = 16
+
+
 def ae_title(parsed: Parsed, option: str, default: str) -> str:
-    value = parsed.value(option, default)
-    if len(value) > 16:
-        raise CommandLineError(f"Invalid value for option {option} ({value}): AE title longer than 16 characters")
-    return value
+    """The option's AE title, cut to 16 characters without a word, as DCMTK does."""
+    return parsed.value(option, default)[:AE_TITLE_LENGTH]
 
 
 def port_param(text: str) -> int:
@@ -47,6 +50,26 @@ def address_family(parsed: Parsed) -> int:
 
 def max_pdu(parsed: Parsed) -> int:
     return int_option(parsed, "--max-pdu", DEFAULT_PDU, MIN_PDU, MAX_PDU)
+
+
+def max_send_pdu(parsed: Parsed) -> int:
+    """``--max-send-pdu``: the largest P-DATA-TF we send (0: as large as the peer takes)."""
+    return int_option(parsed, "--max-send-pdu", 0, MIN_PDU, MAX_PDU)
+
+
+def announced_max_pdv(conn) -> int:
+    """The "Max Send PDV" DCMTK logs: derived from the peer's maximum PDU alone, even when
+    ``--max-send-pdu`` makes the fragments actually sent smaller."""
+    return max(min(conn.peer_max_pdu or DEFAULT_SEND_PDU, MAX_SEND_PDU) - 12, 1)
+
+
+def check_values(parsed: Parsed) -> None:
+    """Read every shared numeric network option now, so that a bad value is reported before
+    any work, as DCMTK reports it while parsing (each tool adds its own options)."""
+    timeouts(parsed)
+    max_pdu(parsed)
+    max_send_pdu(parsed)
+    int_option(parsed, "--repeat", 1, 1)
 
 
 def acceptor_max_pdu(parsed: Parsed) -> int:

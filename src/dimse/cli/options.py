@@ -98,28 +98,81 @@ def tokenize_command_file(text: str) -> list[str]:
     return tokens
 
 
-def parse_int(text: str, what: str, low: int | None = None, high: int | None = None, option: bool = True) -> int:
-    """An integer as C's ``%li`` reads it (0x.. hex, 0.. octal), checked against a range."""
-    s = text.strip()
-    sign = -1 if s.startswith("-") else 1
-    body = s.lstrip("+-")
-    try:
-        if body.lower().startswith("0x"):
-            value = int(body[2:], 16)
-        elif len(body) > 1 and body.startswith("0"):
-            value = int(body[1:], 8)
-        else:
-            value = int(body, 10)
-    except ValueError:
-        if option:
-            raise CommandLineError(f"Invalid value for option {what} ({text})") from None
-        raise CommandLineError(f"Invalid parameter value {text}") from None
-    value *= sign
+#: DCMTK options whose value is an unsigned integer (OFCmdUnsignedInt): decimal only, and a
+#: minus sign anywhere makes the value invalid; the others are read as C's ``%li`` reads them
+UNSIGNED_OPTIONS = frozenset(
+    {
+        "--max-pdu",
+        "--max-send-pdu",
+        "--repeat",
+        "--port",
+        "--padding-create",
+        "--compression-level",
+        "--invent-series",
+        "--invent-study",
+        "--invent-patient",
+        "--propose-ts",
+        "--propose-pc",
+    }
+)
+_SIGNS = {"-": -1, "+": 1}
+
+
+def _scan_int(text: str, unsigned: bool) -> tuple[int | None, str]:
+    """(value, what follows it) as ``sscanf`` reads a leading integer: ``%lu`` (decimal;
+    a negative value wraps around) when ``unsigned``, else ``%li`` (0x.. hex, 0.. octal).
+    The value is None when no digit was read."""
+    s = text.lstrip()
+    sign = _SIGNS.get(s[:1], 0)
+    body = s[1:] if sign else s
+    base = 10
+    if not unsigned and body[:2].lower() == "0x" and body[2:3] and body[2:3] in "0123456789abcdefABCDEF":
+        base, body = 16, body[2:]
+    elif not unsigned and body.startswith("0"):
+        base = 8
+    digits = "0123456789abcdef"[:base]
+    n = 0
+    while n < len(body) and body[n].lower() in digits:
+        n += 1
+    if n == 0:
+        return None, body
+    value = int(body[:n], base) * (sign or 1)
+    if unsigned and value < 0:
+        value += 1 << 64  # what %lu makes of a minus sign
+    return value, body[n:]
+
+
+def parse_int(
+    text: str,
+    what: str,
+    low: int | None = None,
+    high: int | None = None,
+    option: bool = True,
+    unsigned: bool | None = None,
+) -> int:
+    """An integer option value (``what`` is the option's long name) or parameter (``option``
+    False; always unsigned, as DCMTK's port parameters), with DCMTK's messages.
+
+    DCMTK reads a leading number and ignores what follows it ("2.5" is 2, "0x68" for a port
+    is 0, hence "underflow"); we give the same error whenever DCMTK gives one, and refuse the
+    text where DCMTK would silently use only its leading digits (docs/compatibility.md)."""
+    if unsigned is None:
+        unsigned = not option or what in UNSIGNED_OPTIONS
+    invalid = (
+        f"Invalid value for option {what} ({text})" if text else f"Invalid value for option {what}"
+    ) if option else f"Invalid parameter value {text}"
+    if option and unsigned and "-" in text:
+        raise CommandLineError(invalid)
+    value, rest = _scan_int(text, unsigned)
+    if value is None:
+        raise CommandLineError(invalid)
     for word, bad in (("underflow", low is not None and value < low), ("overflow", high is not None and value > high)):
         if bad:
             if option:
                 raise CommandLineError(f"Invalid value for option {what} ({word}: {text})")
             raise CommandLineError(f"Invalid parameter value {text} ({word})")
+    if rest.strip():
+        raise CommandLineError(invalid)
     return value
 
 

@@ -13,8 +13,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets import BadDicomFile, read_part10_header
+from ..datasets import BadDicomFile, open_regular, read_part10_header
 from ..modality import MODALITY_PREFIX
+from ..pywarnings import logged
 from ..sopclasses import STORAGE_CLASSES
 
 SOP_CLASS_TAG, SOP_INSTANCE_TAG = 0x00080016, 0x00080018
@@ -101,18 +102,21 @@ def dataset_sop_uids(path: str, mode: ReadMode, uid_padding: bool) -> tuple[str,
     from pydicom import dcmread
 
     try:
-        ds = dcmread(
-            path,
-            force=mode.allow_dataset,
-            stop_before_pixels=True,
-            specific_tags=[SOP_CLASS_TAG, SOP_INSTANCE_TAG],
-        )
-        values = [ds.get(tag) for tag in (SOP_CLASS_TAG, SOP_INSTANCE_TAG)]
+        with logged(), open_regular(path) as fp:
+            ds = dcmread(
+                fp,
+                force=mode.allow_dataset,
+                stop_before_pixels=True,
+                specific_tags=[SOP_CLASS_TAG, SOP_INSTANCE_TAG],
+            )
+            elements = [ds.get(tag) for tag in (SOP_CLASS_TAG, SOP_INSTANCE_TAG)]
+            values = [str(e.value) if e is not None and e.value else "" for e in elements]
+    except BadDicomFile:
+        raise
     except Exception as exc:  # pydicom raises many kinds on bad input
         raise BadDicomFile(str(exc) or type(exc).__name__) from None
     uids = []
-    for element in values:
-        text = str(element.value) if element is not None and element.value else ""
+    for text in values:
         if uid_padding and text.endswith(" "):
             text = text[:-1]
         uids.append(text.rstrip("\0"))

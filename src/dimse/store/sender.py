@@ -13,20 +13,30 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..association import Association
 from ..cli.conditions import PEER_ABORTED, describe
 from ..commands import Command, c_store_rq
 from ..connection import PresentationContext
-from ..datasets import BadDicomFile, encode_dataset, read_any, read_part10_header, read_sop_uids
-from ..dcmtk_names import SOP_CLASS_NAMES, ts_description
+from ..datasets import (
+    BadDicomFile,
+    Part10Header,
+    SourceChanged,
+    encode_dataset,
+    garbled,
+    open_regular,
+    read_any,
+    read_part10_header,
+    read_sop_uids,
+    truncated,
+)
+from ..dcmtk_names import sop_class_name, ts_description
 from ..dumps import dump_command
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
-from ..modality import MODALITY_PREFIX, modality_prefix
+from ..modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
 from ..names import store_status_text
-from ..scan import Garbled
+from ..scan import VRS, Garbled, Truncated, scan
 from ..uids import NATIVE
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
@@ -52,6 +62,8 @@ class Outcome:
     error: str | None = None  # DCMTK-style condition text when it did not
     peer_aborted: bool = False
     peer_released: bool = False
+    association_lost: bool = False  # we aborted it: the file changed while it was being sent
+    context_id: int = 0
     sop_class: str = ""
     sop_instance: str = ""
     transfer_syntax: str = ""
@@ -67,12 +79,22 @@ class Outcome:
 
 @dataclass
 class Loaded:
+    """A file read as far as sending it needs.  The file stays open until :meth:`close`:
+    its bytes are sent from this handle, so a file renamed or removed after it was loaded
+    (an outbox cleaner, ``+rn``) is still sent whole."""
+
     transfer_syntax: str
     sop_class: str
     sop_instance: str
-    region: tuple[Path, int, int] | None = None  # the data set on disk, if it can be sent as is
+    region: tuple[BinaryIO, int, int] | None = None  # the data set on disk, if it can be sent as is
     dataset: Dataset | None = None
     in_memory: memoryview | None = None  # the data set, when the whole (small) file was read
+    fp: BinaryIO | None = None
+
+    def close(self) -> None:
+        if self.fp is not None:
+            self.fp.close()
+            self.fp = None
 
 
 @dataclass
@@ -94,39 +116,91 @@ def _ts_of(ds: Dataset) -> str:
 
 
 def load(path: str, opts: SendOptions) -> Loaded:
-    """Transfer syntax and SOP UIDs of a file; decodes it only when it must."""
-    header = None
+    """Transfer syntax and SOP UIDs of a file; decodes it only when it must.  The file is
+    opened once, here: what is sent later comes from that handle."""
+    fp = open_regular(path)
     try:
-        fp = open(path, "rb")  # one handle for the header and the structural check
-    except OSError as exc:
-        raise BadDicomFile(exc.strerror or str(exc)) from None
-    with fp:
-        if opts.mode.allow_file:
-            try:
-                header = read_part10_header(path, fp)
-            except BadDicomFile:
-                if not opts.mode.allow_dataset:
-                    raise
-        uids = None
-        if header is not None and opts.inventor is None:
-            try:
-                uids = read_sop_uids(header, fp)
-            except Garbled:  # not what its meta header says: decoded below (pydicom copes), re-encoded
-                pass
+        loaded = _load(path, fp, opts)
+    except BaseException:
+        fp.close()
+        raise
+    loaded.fp = fp
+    return loaded
+
+
+def _load(path: str, fp: BinaryIO, opts: SendOptions) -> Loaded:
+    header = None
+    if opts.mode.allow_file:
+        try:
+            header = read_part10_header(path, fp)
+        except BadDicomFile:
+            if not opts.mode.allow_dataset:
+                raise
+    uids = None
+    if header is not None and opts.inventor is None:
+        try:
+            uids = read_sop_uids(header, fp)
+        except Garbled as exc:
+            if not exc.at_start:
+                raise garbled(exc) from None
+            _whole_as_implicit(header, fp)  # implicit VR behind an explicit meta header
+    elif header is not None:
+        _whole(header, fp)
     if uids is not None:
         sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in uids)
         return Loaded(
             header.transfer_syntax,
             sop_class,
             sop_instance,
-            region=(header.path, header.dataset_offset, header.dataset_length),
+            region=(fp, header.dataset_offset, header.dataset_length),
             in_memory=header.dataset_in_memory if header.transfer_syntax != DEFLATED else None,
         )
-    ds = read_any(path)
+    if header is None:
+        _whole_bare(fp)
+    ds = read_any(fp)
     if opts.inventor is not None:
         opts.inventor.apply(ds)
     values = [_unpad(str(ds.get(k, "") or ""), opts.uid_padding) for k in ("SOPClassUID", "SOPInstanceUID")]
     return Loaded(_ts_of(ds), values[0], values[1], dataset=ds)
+
+
+def _whole(header: Part10Header, fp: BinaryIO) -> None:
+    """Refuse a file whose data set is not whole, as DCMTK does, before anything of it is
+    decoded: pydicom's forced reading would take damaged lengths for values."""
+    try:
+        read_sop_uids(header, fp)
+    except Garbled as exc:
+        if not exc.at_start:
+            raise garbled(exc) from None
+        _whole_as_implicit(header, fp)
+
+
+def _whole_as_implicit(header: Part10Header, fp: BinaryIO) -> None:
+    """A data set whose first element is not explicit VR is decoded (and re-encoded) only if
+    it is whole read as implicit VR little endian, the usual way such files are written."""
+    try:
+        scan(fp, header.dataset_offset, header.dataset_length, True, True)
+    except Truncated as exc:
+        raise truncated(exc) from None
+    except Garbled as exc:
+        raise garbled(exc) from None
+
+
+def _whole_bare(fp: BinaryIO) -> None:
+    """The same check for a data set without meta header (``+f``, ``-f``), in the encoding
+    its first element shows -- DCMTK's guess: explicit VR when a VR follows the tag, big
+    endian when the group reads as one."""
+    size = fp.seek(0, 2)
+    fp.seek(0)
+    head = fp.read(6)
+    implicit = len(head) < 6 or head[4:6] not in VRS
+    little = not (len(head) >= 2 and head[0] == 0 and head[1] != 0)
+    try:
+        scan(fp, 0, size, implicit, little)
+    except Truncated as exc:
+        raise truncated(exc) from None
+    except Garbled as exc:
+        raise garbled(exc) from None
 
 
 class Lookahead:
@@ -145,6 +219,7 @@ class Lookahead:
 
     def prepare(self, path: str) -> None:
         """Load ``path`` now, for the next :meth:`take` of it."""
+        self.discard()
         try:
             self._result = load(path, self.opts)
         except BadDicomFile as exc:
@@ -156,10 +231,18 @@ class Lookahead:
         result, prepared = self._result, self._path
         self._path = self._result = None
         if prepared != path or result is None:
+            if isinstance(result, Loaded):
+                result.close()
             return load(path, self.opts)
         if isinstance(result, BadDicomFile):
             raise result
         return result
+
+    def discard(self) -> None:
+        """Forget (and close) a file prepared but not taken."""
+        if isinstance(self._result, Loaded):
+            self._result.close()
+        self._path = self._result = None
 
 
 def _unpad(uid: str, uid_padding: bool) -> str:
@@ -197,10 +280,11 @@ def _select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate:
 
 
 def class_label(sop_class: str) -> str:
-    """``CT`` for a known class, else DCMTK's name, else ``unknown SOP class``."""
-    if sop_class in MODALITY_PREFIX:
-        return MODALITY_PREFIX[sop_class]
-    return SOP_CLASS_NAMES.get(sop_class, "unknown SOP class")
+    """``CT`` for a class DCMTK 3.6.7 has a prefix for, else DCMTK's name, else
+    ``unknown SOP class``: what DCMTK's storescu prints for it."""
+    if sop_class in NOT_IN_DCMTK_367:
+        return "unknown SOP class"
+    return MODALITY_PREFIX.get(sop_class) or sop_class_name(sop_class) or "unknown SOP class"
 
 
 class Dots:
@@ -244,9 +328,45 @@ async def send_file(
     try:
         loaded = lookahead.take(path) if lookahead is not None else load(path, opts)
     except BadDicomFile as exc:
-        log.error("Bad DICOM file: %s: %s", path, exc)
-        outcome.error = str(exc)
-        return outcome
+        return bad_file(outcome, exc, log)
+    try:
+        sent = await _send_loaded(assoc, loaded, outcome, message_id, opts, log, dots, on_bytes, window)
+    finally:
+        loaded.close()
+    if not isinstance(sent, float):
+        return sent
+    try:
+        if lookahead is not None and next_path is not None:
+            lookahead.prepare(next_path)
+        rsp = await assoc.store_response((message_id,))
+    except (DimseError, OSError) as exc:
+        return _failed(outcome, exc, log, dots)
+    return _answered(outcome, rsp, outcome.context_id, sent, log, dots)
+
+
+def bad_file(outcome: Outcome, exc: BadDicomFile, log: logging.Logger) -> Outcome:
+    """A file refused before anything of it was sent, in DCMTK's two lines."""
+    if exc.detail:
+        log.error("%s", exc.detail)
+    log.error("Bad DICOM file: %s: %s", outcome.path, exc)
+    outcome.error = exc.condition_line
+    return outcome
+
+
+async def _send_loaded(
+    assoc: Association,
+    loaded: Loaded,
+    outcome: Outcome,
+    message_id: int,
+    opts: SendOptions,
+    log: logging.Logger,
+    dots: Dots,
+    on_bytes: Callable[[int], object] | None,
+    window: bool,
+) -> Outcome | InFlight | float:
+    """Choose the context, build the request and send it with its data set; the time it
+    started when a response is now due (else the failed Outcome, or the InFlight store)."""
+    path = outcome.path
     outcome.sop_class, outcome.sop_instance = loaded.sop_class, loaded.sop_instance
     if not loaded.sop_class or not loaded.sop_instance:
         log.error("No SOP Class or Instance UID in file: %s", path)
@@ -257,13 +377,14 @@ async def send_file(
         log.error("No presentation context for: (%s) %s", class_label(loaded.sop_class), loaded.sop_class)
         outcome.error = "0006:0208 DIMSE No valid Presentation Context ID"
         return outcome
+    outcome.context_id = ctx.context_id
     target = ctx.transfer_syntax
     outcome.transfer_syntax = target
     if target != loaded.transfer_syntax:
         log.info("Converting transfer syntax: %s -> %s", ts_description(loaded.transfer_syntax), ts_description(target))
     log.info("Sending Store Request (MsgID %d, %s)", message_id, modality_prefix(loaded.sop_class))
     try:
-        source, sop_instance = _source(path, loaded, target, opts)
+        source, sop_instance = _source(loaded, target, opts)
     except TranscodeError as exc:
         conn = assoc.conn.request_pdu
         dots.start()
@@ -280,9 +401,7 @@ async def send_file(
         outcome.error = SEND_FAILED
         return outcome
     except BadDicomFile as exc:
-        log.error("Bad DICOM file: %s: %s", path, exc)
-        outcome.error = str(exc)
-        return outcome
+        return bad_file(outcome, exc, log)
     outcome.bytes = source[2] if isinstance(source, tuple) else len(source)
     outcome.sop_instance = sop_instance
     command = c_store_rq(message_id, loaded.sop_class, sop_instance)
@@ -300,15 +419,12 @@ async def send_file(
     dots.start()
     try:
         await assoc.send_store(ctx.context_id, command, source, progress)
-        if window:
-            dots.end()
-            return InFlight(outcome, message_id, ctx.context_id, started)
-        if lookahead is not None and next_path is not None:
-            lookahead.prepare(next_path)
-        rsp = await assoc.store_response((message_id,))
     except (DimseError, OSError) as exc:
         return _failed(outcome, exc, log, dots)
-    return _answered(outcome, rsp, ctx.context_id, started, log, dots)
+    if window:
+        dots.end()
+        return InFlight(outcome, message_id, ctx.context_id, started)
+    return started
 
 
 def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -> Outcome:
@@ -320,6 +436,9 @@ def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -
     elif isinstance(exc, AssociationAborted):
         log.error("Store Failed, file: %s:\n%s", outcome.path, describe(exc))
         outcome.error, outcome.peer_aborted = PEER_ABORTED, True
+    elif isinstance(exc, SourceChanged):
+        log.error("Store Failed, file: %s:\n%s (%s)", outcome.path, exc.condition_line, exc.detail)
+        outcome.error, outcome.association_lost = exc.condition_line, True
     else:
         log.error("Store Failed, file: %s:\n%s", outcome.path, describe(exc))
         outcome.error = describe(exc)
@@ -362,6 +481,8 @@ class StoreWindow:
         self.dots = dots
         self.outstanding: dict[int, InFlight] = {}
         self.broken: Exception | None = None  # the association failed while responses were due
+        #: files in flight when we had to abort the association (to be sent on a new one)
+        self.unanswered: list[str] = []
 
     async def submit(
         self, path: str, opts: SendOptions, on_bytes: Callable[[int], object] | None = None
@@ -374,7 +495,12 @@ class StoreWindow:
             return done
         started = await send_file(self.assoc, path, opts, self.log, self.dots, on_bytes, window=True)
         if isinstance(started, Outcome):
-            if started.peer_aborted or started.peer_released:
+            if started.association_lost:
+                # we aborted it, not the peer: what was in flight is sent again by the caller
+                self.broken = AssociationAborted(started.error or "")
+                self.unanswered = [p.outcome.path for p in self.outstanding.values()]
+                self.outstanding.clear()
+            elif started.peer_aborted or started.peer_released:
                 self.broken = AssociationAborted(started.error or "")
                 done += self._fail_all(self.broken)
             done.append(started)
@@ -406,8 +532,8 @@ class StoreWindow:
 
 
 def _source(
-    path: str, loaded: Loaded, target: str, opts: SendOptions
-) -> tuple[bytes | memoryview | tuple[Path, int, int], str]:
+    loaded: Loaded, target: str, opts: SendOptions
+) -> tuple[bytes | memoryview | tuple[BinaryIO, int, int], str]:
     """What goes on the wire (the file region itself -- from memory when the small file was
     read whole --, or the data set in ``target``), and the SOP Instance UID to announce (lossy
     compression gives a new one)."""
@@ -415,7 +541,7 @@ def _source(
         if loaded.in_memory is not None:
             return loaded.in_memory, loaded.sop_instance
         return loaded.region, loaded.sop_instance
-    ds = loaded.dataset if loaded.dataset is not None else read_any(path)
+    ds = loaded.dataset if loaded.dataset is not None else read_any(loaded.fp)
     if target == loaded.transfer_syntax or (loaded.transfer_syntax in NATIVE and target in NATIVE):
         return encode_dataset(ds, target, opts.transcoder.deflate_level), loaded.sop_instance
     raw = opts.transcoder.convert(ds, loaded.transfer_syntax, target)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..datasets import encode_dataset
 from ..errors import DimseError
+from ..pywarnings import logged
 from ..uids import NATIVE
 
 if TYPE_CHECKING:
@@ -51,11 +52,12 @@ class Transcoder:
     def convert(self, ds: Dataset, source: str, target: str) -> bytes:
         """``ds`` (in ``source``) encoded in ``target``; may change ``ds`` (and, for lossy
         compression, its SOP Instance UID, as PS3.5 requires)."""
-        if source not in NATIVE:
-            self._decompress(ds, source)
-        if target in NATIVE:
-            return encode_dataset(ds, target, self.deflate_level)
-        return self._compress(ds, target)
+        with logged():  # pydicom's codec warnings are log lines
+            if source not in NATIVE:
+                self._decompress(ds, source)
+            if target in NATIVE:
+                return encode_dataset(ds, target, self.deflate_level)
+            return self._compress(ds, target)
 
     def _decompress(self, ds: Dataset, source: str) -> None:
         if self.decompress == "never":

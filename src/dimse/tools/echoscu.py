@@ -8,9 +8,10 @@ after a peer abort or a failure status: see docs/compatibility.md).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .. import dumps
-from ..association import Association
+from ..association import Association, Timeouts
 from ..cli import network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
@@ -18,6 +19,7 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..errors import AssociationAborted, AssociationRejected, DimseError
 from ..negotiation import build_request
+from ..pdu import AssociateRQ
 from ..uids import VERIFICATION
 
 EXIT_ASSOCIATION_ABORTED = 70
@@ -60,40 +62,50 @@ def command_line() -> CommandLine:
     return cmd
 
 
-async def echo_main(parsed: Parsed) -> int:
-    tls.handle_listings(parsed)
-    log = configure(parsed, "echoscu")
-    host, port = parsed.params[0], network.port_param(parsed.params[1])
-    tls.check(parsed, "client")
-    contexts = tls.contexts(parsed, "client", log)
-    if contexts is None:
-        return 1
-    try:
-        return await _echo(parsed, log, host, port, contexts)
-    finally:
-        contexts.finish()
+@dataclass(frozen=True)
+class Settings:
+    """What the options ask for, every value checked before any work (as DCMTK's parser)."""
+
+    rq: AssociateRQ
+    timeouts: Timeouts
+    repeat: int
+    abort: bool
 
 
-async def _echo(parsed: Parsed, log: logging.Logger, host: str, port: int, contexts: tls.TLSContexts) -> int:
+def settings(parsed: Parsed) -> Settings:
     n_ts = network.int_option(parsed, "--propose-ts", 1, 1, len(TRANSFER_SYNTAXES))
     n_pc = network.int_option(parsed, "--propose-pc", 1, 1, 128)
-    repeat = network.int_option(parsed, "--repeat", 1, 1)
+    network.check_values(parsed)
     rq = build_request(
         network.ae_title(parsed, "--aetitle", "ECHOSCU"),
         network.ae_title(parsed, "--call", "ANY-SCP"),
         [(VERIFICATION, TRANSFER_SYNTAXES[:n_ts])] * n_pc,
         network.max_pdu(parsed),
     )
+    return Settings(rq, network.timeouts(parsed), network.int_option(parsed, "--repeat", 1, 1), parsed.has("--abort"))
+
+
+async def echo_main(parsed: Parsed) -> int:
+    tls.handle_listings(parsed)
+    log = configure(parsed, "echoscu")
+    host, port = parsed.params[0], network.port_param(parsed.params[1])
+    wanted = settings(parsed)
+    tls.check(parsed, "client")
+    contexts = tls.contexts(parsed, "client", log)
+    if contexts is None:
+        return 1
+    try:
+        return await _echo(wanted, log, host, port, contexts)
+    finally:
+        contexts.finish()
+
+
+async def _echo(wanted: Settings, log: logging.Logger, host: str, port: int, contexts: tls.TLSContexts) -> int:
+    rq = wanted.rq
     log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
-        assoc = await Association.request(
-            host,
-            port,
-            rq,
-            network.timeouts(parsed),
-            **contexts.request_options,
-        )
+        assoc = await Association.request(host, port, rq, wanted.timeouts, **contexts.request_options)
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", exc)
         return 1
@@ -105,8 +117,8 @@ async def _echo(parsed: Parsed, log: logging.Logger, host: str, port: int, conte
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()
         return 1
-    log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
-    return await _echo_loop(assoc, repeat, parsed.has("--abort"), log)
+    log.info("Association Accepted (Max Send PDV: %d)", network.announced_max_pdv(assoc.conn))
+    return await _echo_loop(assoc, wanted.repeat, wanted.abort, log)
 
 
 async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.Logger) -> int:

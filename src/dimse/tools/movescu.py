@@ -275,7 +275,7 @@ class Mover:
         self.assoc = assoc
         self.sop_class = sop_class
         self.cancel_after = network.int_option(parsed, "--cancel", 0, 0)
-        self.destination = parsed.value("--move") or assoc.conn.request_pdu.calling_ae
+        self.destination = network.ae_title(parsed, "--move", "") or assoc.conn.request_pdu.calling_ae
         self.status = 0
         self.failed_exchange = False
         #: sub-operation counts of the latest response (remaining, completed, failed, warning)
@@ -283,7 +283,11 @@ class Mover:
         self.final_statuses: list[int] = []
         self.on_response = None  # called after each response (progress bar)
 
-    def _count(self, rsp) -> None:
+    def _count(self, rsp, final: bool) -> None:
+        """Keep the counts a response gives; after the final one an absent remaining count
+        is 0 (PS3.7 makes it optional there: Orthanc and dcmjs-dimse leave it out)."""
+        if final:
+            self.counts["remaining"] = 0
         for key, keyword in (
             ("remaining", "NumberOfRemainingSuboperations"),
             ("completed", "NumberOfCompletedSuboperations"),
@@ -336,7 +340,7 @@ class Mover:
         try:
             async for rsp, _ in responses:
                 status = rsp.get("Status", 0xC000)
-                self._count(rsp)
+                self._count(rsp, final=status != 0xFF00)
                 if status == 0xFF00:
                     pending += 1
                     if rsp.has_dataset:
@@ -432,9 +436,19 @@ async def _listen(
     try:
         server = await serve(acceptor, None, port)
     except OSError as exc:
-        log.critical("cannot create network: 0006:031c TCP Initialization Error: %s", exc.strerror or exc)
+        log.critical("cannot create network: %s", describe(exc))
         return None, None, EXIT_CANNOT_INITIALIZE_NETWORK
     return acceptor, server, None
+
+
+def _check_values(parsed: Parsed) -> None:
+    """Every numeric option read now, before any work, as DCMTK's parser does (with or
+    without ``--port``)."""
+    network.check_values(parsed)
+    network.int_option(parsed, "--cancel", 0, 0)
+    network.acceptor_max_pdu(parsed)
+    network.granted_window(parsed)
+    server_limits(parsed)
 
 
 async def movescu_main(parsed: Parsed) -> int:
@@ -448,6 +462,7 @@ async def movescu_main(parsed: Parsed) -> int:
     if parsed.has("--output-directory") and not listen:
         raise CommandLineError("--output-directory only allowed with --port")
     output_format(parsed)  # option conflicts are command-line errors, with or without --port
+    _check_values(parsed)
     repeat = network.int_option(parsed, "--repeat", 1, 1)
     grace = network.int_option(parsed, "--grace-time", 10, 0)
     find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]

@@ -27,6 +27,7 @@ from ..cli.app import (
     run,
     server_limits,
 )
+from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
 from ..commands import Command
@@ -176,23 +177,24 @@ async def storescp_main(parsed: Parsed) -> int:
     log = configure(parsed, "storescp")
     tls.check(parsed, "server")
     port = network.port_param(parsed.params[0])
+    ae = network.ae_title(parsed, "--aetitle", "STORESCP")
+    timeouts: Timeouts = network.timeouts(parsed)
+    policy = build_policy(parsed, ae)
+    limits = server_limits(parsed)  # every value is checked before the output directory
     output = Path(parsed.value("--output-directory", "."))
     if not output.is_dir():
         log.critical("specified output directory does not exist")
         return 1
-    ae = network.ae_title(parsed, "--aetitle", "STORESCP")
-    timeouts: Timeouts = network.timeouts(parsed)
-    policy = build_policy(parsed, ae)
     services = StoreServices(output, parsed.has("--ignore"), parsed.has("--verbose-pc"), log)
     contexts = tls.contexts(parsed, "server", log)
     if contexts is None:
         return 1
     try:
         server = await serve(
-            Acceptor(policy, services, timeouts, ssl=contexts.server, **server_limits(parsed)), None, port
+            Acceptor(policy, services, timeouts, ssl=contexts.server, **limits), None, port
         )
     except OSError as exc:
-        log.error("cannot create network: TCP Initialization Error: %s", exc.strerror or exc)
+        log.error("cannot create network: %s", describe(exc))
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

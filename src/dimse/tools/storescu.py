@@ -217,6 +217,10 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> None:
         log.warning("cannot rename file '%s' to '%s'", path, new)
 
 
+#: Outcome fields that say how an association ended, not what became of a file
+_INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id")
+
+
 class Run:
     """One storescu run: the file loop over one or more associations, and its exit code."""
 
@@ -263,7 +267,21 @@ class Run:
         return 0
 
     async def association(self, host: str, port: int, classes: list[str], files: list[str]) -> int | None:
-        """Send ``files`` over one association proposing ``classes``; None to go on, else an exit code."""
+        """Send ``files`` over one association proposing ``classes``; None to go on, else an
+        exit code.  A file that changed while it was being sent costs its association (we
+        abort it); with ``-nh`` the files after it go out on a new one."""
+        while True:
+            code, rest = await self._association(host, port, classes, files)
+            if code is not None or not rest:
+                return code
+            self.log.info("Continuing with %d file(s) on a new association", len(rest))
+            files = rest
+
+    async def _association(
+        self, host: str, port: int, classes: list[str], files: list[str]
+    ) -> tuple[int | None, list[str]]:
+        """One association: its exit code (None to go on) and the files left to send when
+        it had to be aborted for a file that changed under us (``-nh``)."""
         parsed, log = self.parsed, self.log
         extra: dict = {"user_identity_rq": self.identity} if self.identity is not None else {}
         if self.window > 1:
@@ -273,7 +291,7 @@ class Run:
                 profile = self.config.profile(parsed.values("--config-file")[1])
             except ConfigError as exc:
                 log.critical("%s", exc)
-                return 1
+                return 1, []
             contexts = profile.contexts
             extra |= {"roles": profile.roles, "extended": profile.extended}
         else:
@@ -281,7 +299,7 @@ class Run:
         if len(contexts) > MAX_CONTEXTS:
             log.error("Too many presentation contexts")
             log.critical("0006:0101 ASC Bad presentation context ID")
-            return 1
+            return 1, []
         rq = build_request(
             network.ae_title(parsed, "--aetitle", "STORESCU"),
             network.ae_title(parsed, "--call", "ANY-SCP"),
@@ -296,23 +314,23 @@ class Run:
             log.critical(
                 "Association Request Failed: 0006:0103 ASC Coding error in ASC_requestAssociation: missing presentation contexts"
             )
-            return 1
+            return 1, []
         try:
             assoc = await Association.request(
                 host,
                 port,
                 rq,
                 network.timeouts(parsed),
-                network.int_option(parsed, "--max-send-pdu", 0, 4096, 131072),
+                network.max_send_pdu(parsed),
                 network.address_family(parsed),
                 **self.tls.request_options,
             )
         except AssociationRejected as exc:
             log.critical("Association Rejected:\n%s", exc)
-            return 1
+            return 1, []
         except (DimseError, OSError) as exc:
             log.critical("Association Request Failed: %s", describe(exc))
-            return 1
+            return 1, []
         log.log(
             dump_level,
             "Association Parameters Negotiated:\n%s",
@@ -321,13 +339,13 @@ class Run:
         if not assoc.contexts:
             log.critical("No Acceptable Presentation Contexts")
             await assoc.abort()
-            return 1
+            return 1, []
         if identity.response_missing(self.identity, assoc.conn.accept_pdu):
             log.error("User Identity Negotiation failed: Positive response requested but none received")
             log.critical("0006:0108 ASC User Identification Negotiation failed")
             await assoc.abort()
-            return 1
-        log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
+            return 1, []
+        log.info("Association Accepted (Max Send PDV: %d)", network.announced_max_pdv(assoc.conn))
         return await self._files(assoc, files)
 
     def _record(self, finished: list[Outcome], failure: Outcome | None) -> Outcome | None:
@@ -339,18 +357,23 @@ class Run:
             if self.rename:
                 _rename(outcome.path, outcome.ok, self.log)
             if failure is None and outcome.error is not None:
-                if self.halt or outcome.peer_aborted or outcome.peer_released:
+                if self.halt or outcome.peer_aborted or outcome.peer_released or outcome.association_lost:
                     failure = outcome
         return failure
 
-    async def _files(self, assoc: Association, files: list[str]) -> int | None:
+    async def _files(self, assoc: Association, files: list[str]) -> tuple[int | None, list[str]]:
         log = self.log
         failure: Outcome | None = None
+        stopped_at = len(files)
         bar = self.bar
         size = min(assoc.operations_window, self.window)
         window = StoreWindow(assoc, size, log, self.dots) if size > 1 else None
         on_bytes = None if isinstance(bar, NoBar) else bar.update
-        lookahead = Lookahead(self.send_options)
+        # with +rn a file may be renamed by the one before it: DCMTK then finds it gone, so
+        # it is not opened ahead of its turn; invent mode logs what it invents as it reads a
+        # file, and those lines belong after the previous file's response
+        early = not self.rename and self.send_options.inventor is None
+        lookahead = Lookahead(self.send_options) if early else None
         for index, path in enumerate(files):
             self.started += 1
             bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
@@ -372,25 +395,34 @@ class Run:
                 if failure is not None:
                     break
             if failure is not None:
+                stopped_at = index + 1
                 break
+        if lookahead is not None:
+            lookahead.discard()
         if window is not None:
             failure = self._record(await window.finish(), failure)
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
-            return self.exit_code() if self.halt else 1
+            return (self.exit_code() if self.halt else 1), []
+        if failure is not None and failure.association_lost:
+            log.info("Aborting Association")  # done already: the peer has half a data set
+            if self.halt:
+                log.error("Store SCU Failed: %s", failure.error)
+                return 1, []
+            return None, [*(window.unanswered if window is not None else []), *files[stopped_at:]]
         if failure is not None:
             log.error("Store SCU Failed: %s", failure.error)
             log.info("Aborting Association")
             await assoc.abort()
-            return 1
+            return 1, []
         failure = await end_association(assoc, self.parsed.has("--abort"), log)
         if failure is not None:
             log.error(
                 "Association %s Failed: %s", "Abort" if self.parsed.has("--abort") else "Release", describe(failure)
             )
-            return 1
-        return None
+            return 1, []
+        return None, []
 
     def write_report(self, path: str, exit_code: int) -> None:
         sent = [o for o in self.outcomes if o.ok]
@@ -403,7 +435,7 @@ class Run:
             "exit_code": exit_code,
         }
         records = [
-            {**{k: v for k, v in asdict(o).items() if k not in ("peer_aborted", "peer_released")}, "ok": o.ok}
+            {**{k: v for k, v in asdict(o).items() if k not in _INTERNAL}, "ok": o.ok}
             for o in self.outcomes
         ]
         Path(path).write_text(json.dumps({"summary": summary, "files": records}, indent=2) + "\n")
@@ -414,6 +446,8 @@ async def storescu_main(parsed: Parsed) -> int:
     log = configure(parsed, "storescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     _check_dependencies(parsed, proposal.from_options(parsed))
+    network.check_values(parsed)  # value checks happen before any work, as in DCMTK
+    parallel = network.int_option(parsed, "--parallel", 1, 1, 64)
     identity.check(parsed)
     tls.check(parsed, "client")
     job = Run(parsed, log)
@@ -428,7 +462,6 @@ async def storescu_main(parsed: Parsed) -> int:
         except ConfigError as exc:
             log.error("reading config file: %s", exc)
             return 1
-    network.timeouts(parsed)  # value checks happen before any work, as in DCMTK
     try:
         files = inputs.determine(
             parsed.params[2:],
@@ -460,7 +493,6 @@ async def storescu_main(parsed: Parsed) -> int:
         batches = _batches(classes, job.proposed)
     code: int | None = None
     job.start(files)
-    parallel = network.int_option(parsed, "--parallel", 1, 1, 64)
     class_of = {f: _class_of(f, job) for f in files} if len(batches) > 1 else {}  # read each file once
     for batch in batches:
         members = set(batch)
