@@ -215,3 +215,38 @@ def test_bad_input_gets_dcmtk_lines_and_exit_code(port, tmp_path, kind):
         assert len(list(out.iterdir())) == 1, f"{tool}: only the good file is stored"
     assert outcome["ours"] == outcome["dcmtk"]
     assert any("Bad DICOM file" in line for line in outcome["ours"][0])
+
+
+def test_truncated_while_in_an_operations_window_resends_what_was_in_flight(port, tmp_path):
+    """Ours -> our storescp, which grants a window of 16: f0 and f1 go out without waiting, then
+    the 32 MB f2, cut short on disk as soon as f0 is stored.  f2's association is aborted; with
+    -nh every other file arrives (what was in flight is sent again on the new association)."""
+    first = ct_copies(tmp_path / "a", 2)
+    big = ct_copies(tmp_path / "b", 1, pixels=32 << 20)[0]
+    last = ct_copies(tmp_path / "c", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    marker = out / f"CT.{uid_of(first[0])}"
+    done = threading.Event()
+
+    def cut_when_first_is_stored() -> None:
+        while not done.is_set():
+            if marker.exists():
+                os.truncate(big, 4096)
+                return
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=cut_when_first_is_stored)
+    files = [*map(str, first), str(big), *map(str, last)]
+    with running([ours("storescp"), "-od", str(out), str(port)], port):
+        watcher.start()
+        try:
+            result = run([ours("storescu"), "-v", "-nh", "127.0.0.1", str(port), *files])
+        finally:
+            done.set()
+            watcher.join()
+    assert result.returncode == 0, result.stderr
+    assert f"E: Store Failed, file: {big}:" in result.stderr
+    assert result.stderr.count("I: Requesting Association") == 2
+    stored = sorted(p.name for p in out.iterdir())
+    assert stored == sorted(f"CT.{uid_of(Path(f))}" for f in [*first, *last])
