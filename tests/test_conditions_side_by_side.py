@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from .conftest import CT_SMALL, dcmtk, free_port, ours, run, running
+from .conftest import CT_SMALL, dcmtk, free_port, ours, run, running, wait_for_port
 
 NO_SUCH_HOST = "no-such-host.invalid"
 CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
@@ -190,11 +191,18 @@ def test_long_ae_titles_cut_to_16(tool, tmp_path):
     (exit 0, no warning) and storescp sees the first 16 characters of each."""
     port = free_port()
     args = ["-aet", LONG_AET, "-aec", LONG_AEC, "127.0.0.1", str(port), *TRAILING[tool]]
-    with running([dcmtk("storescp"), "-d", "-od", str(tmp_path), str(port)], port) as scp:
-        theirs = run([dcmtk(tool), *args])
-        mine = run([ours(tool), *args])
-        scp.terminate()
-        log = scp.communicate(timeout=10)[0]
+    out, log_file = tmp_path / "out", tmp_path / "storescp.log"
+    out.mkdir()
+    with log_file.open("w") as sink:  # -d says too much for a pipe nobody reads meanwhile
+        scp = subprocess.Popen([dcmtk("storescp"), "-d", "-od", str(out), str(port)], stdout=sink, stderr=sink)
+        try:
+            wait_for_port(port, scp)
+            theirs = run([dcmtk(tool), *args])
+            mine = run([ours(tool), *args])
+        finally:
+            scp.terminate()
+            scp.wait(timeout=10)
+    log = log_file.read_text()
     for result in (theirs, mine):
         assert result.returncode == 0, result.stderr
         assert not [line for line in result.stderr.splitlines() if line[:2] in ("W:", "E:", "F:")], result.stderr
@@ -204,7 +212,7 @@ def test_long_ae_titles_cut_to_16(tool, tmp_path):
     ]
     assert _ae_lines(log) == expected * 4  # request and negotiated parameters, per association
     if tool == "storescu":
-        assert len(list(tmp_path.iterdir())) == 1  # DCMTK's and our copy of the same object
+        assert len(list(out.iterdir())) == 1  # DCMTK's and our copy of the same object
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from .errors import (  # noqa: E402
     NetworkTimeout,
     NoPresentationContext,
     ProtocolError,
+    UnknownHost,
 )
 from .negotiation import AcceptorPolicy, build_request, negotiate  # noqa: E402
 from .server import Acceptor, Services, serve  # noqa: E402
@@ -31,6 +32,7 @@ __all__ = [
     "ProtocolError",
     "Services",
     "Timeouts",
+    "UnknownHost",
     "__version__",
     "associate",
     "build_request",

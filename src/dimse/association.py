@@ -355,12 +355,15 @@ class Association:
         return AssociationAborted(_abort_detail(event))
 
     def _why_over(self, exc: LocalProtocolError) -> DimseError:
-        """Why a send found the association over (``exc``, refused by the connection): the
-        abort still queued -- a peer's garbage or A-ABORT that arrived with the last
-        response --, else ``exc`` itself."""
+        """Why a send was refused by the connection (``exc``): the abort still queued -- a
+        peer's garbage or A-ABORT that arrived with the last response --; else, on an
+        association already over, an AssociationOver saying why it ended; else ``exc``."""
         while (event := self.conn.next_event()) is not None:
             if isinstance(event, ev.Aborted):
                 return self._aborted_error(event)
+        if self.conn.state in (State.STA1, State.STA13):
+            violation = self.conn.violation
+            return AssociationOver(f"association already aborted: {violation}" if violation else "association is over")
         return exc
 
     def _watch(self, limit: float) -> None:
@@ -732,6 +735,11 @@ class PeerSilent(NetworkTimeout, AssociationAborted):
 
 class PeerStalled(NetworkTimeout):
     """The peer sent part of a PDU and then nothing within the socket timeout (-ts)."""
+
+
+class AssociationOver(LocalProtocolError):
+    """Something was to be sent on an association that had already ended (the reason it
+    ended was reported before)."""
 
 
 class _ReadTimedOut(NetworkTimeout):

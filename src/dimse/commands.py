@@ -223,7 +223,7 @@ def decode_command(data: bytes | memoryview) -> Command:
             group, elem, length = _ELEMENT.unpack_from(data, pos)
             pos += 8
             if group != 0:
-                raise ProtocolError(f"element ({group:04x},{elem:04x}) in command set")
+                raise ProtocolError(f"element ({group:04x},{elem:04x}) is outside group 0000")
             if pos + length > end:
                 raise ProtocolError(f"element (0000,{elem:04x}) overruns the command set")
             tag = elem

@@ -96,7 +96,7 @@ def server_limits(parsed) -> dict:
 
 async def end_association(assoc, abort: bool, log) -> BaseException | None:
     """Release (or, with ``--abort``, abort) with DCMTK's INFO line; returns the failure, if any."""
-    from ..errors import DimseError
+    from ..errors import DimseError, ProtocolError
 
     try:
         if abort:
@@ -104,6 +104,9 @@ async def end_association(assoc, abort: bool, log) -> BaseException | None:
             await assoc.abort()
         else:
             log.info("Releasing Association")
+            if not assoc.is_established:  # aborted meanwhile (a peer's protocol violation, -nh)
+                await assoc.abort()
+                return ProtocolError("No action defined, state 1 event 10")  # DCMTK's words
             await assoc.release()
     except (DimseError, OSError) as exc:
         return exc

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import socket
 
+from ..association import AssociationOver, PeerSilent, PeerStalled
+from ..connection import PeerProtocolError, Violation
 from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError, UnknownHost
 from ..tls import describe_error as describe_tls_error
 
@@ -27,7 +29,8 @@ _TIMEOUT_TEXTS = {
 
 
 def describe(exc: BaseException) -> str:
-    """One line for ``exc`` after ``Association Request Failed:`` or ``Store Failed``."""
+    """The reason for ``exc`` after ``Association Request Failed:`` or ``Store Failed``: one
+    line, or several where DCMTK prints a chain of conditions."""
     if isinstance(exc, UnknownHost):
         return f"0006:0320 Attempt to connect to unknown host: {exc.host}"
     if isinstance(exc, socket.gaierror):
@@ -35,6 +38,10 @@ def describe(exc: BaseException) -> str:
     tls_text = describe_tls_error(exc)
     if tls_text is not None:
         return tls_text
+    if isinstance(exc, PeerSilent):
+        return PEER_ABORTED  # DCMTK's upper layer counts a silent peer as one that aborted
+    if isinstance(exc, PeerStalled):
+        return f"{RECEIVE_FAILED}\n{READ_PDV_FAILED}\n0006:0310 {exc}"
     if isinstance(exc, NetworkTimeout):
         return _describe_timeout(exc)
     if isinstance(exc, OSError):
@@ -44,6 +51,10 @@ def describe(exc: BaseException) -> str:
         return PEER_ABORTED if "Peer" in str(exc) else f"0006:0317 {exc}"
     if isinstance(exc, NoPresentationContext):
         return NO_CONTEXT
+    if isinstance(exc, PeerProtocolError):
+        return describe_violation(exc)
+    if isinstance(exc, AssociationOver):
+        return f"0006:020e DIMSE Failed to send message\n0006:0303 DUL Finite State Machine Error: {exc}"
     if isinstance(exc, ProtocolError):
         return f"0006:0303 DUL Finite State Machine Error: {exc}"
     return str(exc) or type(exc).__name__
@@ -58,3 +69,30 @@ def _describe_timeout(exc: NetworkTimeout) -> str:
     if exc.kind is None and "DIMSE" in str(exc):  # raised before timeouts carried a kind
         return DIMSE_TIMEOUT
     return f"0006:031c TCP Initialization Error: {exc}"
+
+
+RECEIVE_FAILED = "0006:020d DIMSE Failed to receive message"
+READ_PDV_FAILED = "0006:020c DIMSE Read PDV failed"
+COMMAND_READ_FAILED = "0006:020d DIMSE: receiveCommand: cmdSet->read() Failed"
+
+#: DCMTK's conditions for what a peer sent: the lines DCMTK prints first, the code of its last
+#: line, and that line's text (None: the error's own words, which say what the peer sent)
+_VIOLATIONS: dict[Violation, tuple[tuple[str, ...], str, str | None]] = {
+    Violation.UNKNOWN_PDU_TYPE: ((RECEIVE_FAILED, READ_PDV_FAILED), "0006:0321", None),
+    Violation.PDU_TOO_LONG: ((RECEIVE_FAILED, READ_PDV_FAILED), "0006:0308", None),
+    Violation.MALFORMED_PDU: ((RECEIVE_FAILED, READ_PDV_FAILED), "0006:0307", None),
+    Violation.UNEXPECTED_PDU: ((RECEIVE_FAILED, READ_PDV_FAILED), "0006:0303", None),
+    Violation.UNKNOWN_CONTEXT: ((RECEIVE_FAILED,), "0006:0101", None),
+    Violation.DATA_WITHOUT_COMMAND: ((RECEIVE_FAILED,), "0006:020f", None),
+    Violation.COMMAND_IN_DATA: ((RECEIVE_FAILED,), "0006:020f", None),
+    Violation.BAD_COMMAND_SET: ((COMMAND_READ_FAILED,), "0001:0004", None),
+    Violation.UNEXPECTED_COMMAND: ((), "0006:0211", None),
+    Violation.UNEXPECTED_MESSAGE_ID: ((), "0006:0211", None),
+    Violation.UNEXPECTED_DATASET: ((), "0006:0203", "DIMSE Badly formed message"),  # the W: line said what
+}
+
+
+def describe_violation(exc: PeerProtocolError) -> str:
+    """DCMTK's condition lines for what the peer sent, the last one in our words."""
+    before, code, text = _VIOLATIONS[exc.kind]
+    return "\n".join((*before, f"{code} {text or exc}"))

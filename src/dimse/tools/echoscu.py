@@ -73,6 +73,8 @@ class Settings:
 
 
 def settings(parsed: Parsed) -> Settings:
+    """All option values at once, before TLS set-up or any network work: a bad value is a
+    command-line error, never a line after "Requesting Association"."""
     n_ts = network.int_option(parsed, "--propose-ts", 1, 1, len(TRANSFER_SYNTAXES))
     n_pc = network.int_option(parsed, "--propose-pc", 1, 1, 128)
     network.check_values(parsed)
