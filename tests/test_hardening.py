@@ -114,6 +114,11 @@ class ServerThread:
 
 
 @pytest.fixture
+
+def well_formed(size: int) -> bytes:
+    """A data set of ``size`` bytes that passes the acceptor's structural check: one OB element."""
+    return b"\xe0\x7f\x10\x00OB\0\0" + struct.pack("<L", size - 12) + bytes(size - 12)
+
 def make_server(tmp_path):
     """``make_server(**acceptor_fields)`` -> a running ServerThread (stopped after the test)."""
     started: list[ServerThread] = []
@@ -499,7 +504,7 @@ def test_data_set_over_the_size_limit_is_aborted_and_leaves_no_file(make_server,
     aborted (A-ABORT service provider, reason not specified) and leaves nothing behind."""
     server = make_server(max_dataset_bytes=4096)
     sock, ac = associate_raw(server.port)
-    _store(sock, _ct_context(ac), "1.2.3.1", bytes(4096))
+    _store(sock, _ct_context(ac), "1.2.3.1", well_formed(4096))
     assert decode_command(bytes(read_pdu(sock).pdvs[0].data)).Status == 0
     assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.1"]
     try:
@@ -535,7 +540,8 @@ def test_data_set_slower_than_the_socket_timeout_in_all_but_each_piece_is_stored
     sock, ac = associate_raw(server.port)
     ctx = _ct_context(ac)
     sock.sendall(pdv(ctx, encode_command(c_store_rq(1, CT, "1.2.3.4")), True))
-    pieces = [pdv(ctx, bytes(16), False, last=i == 7) for i in range(8)]
+    data = well_formed(128)
+    pieces = [pdv(ctx, data[16 * i : 16 * i + 16], False, last=i == 7) for i in range(8)]
     assert not _trickle(sock, pieces, pause=0.4)  # the server neither spoke nor hung up meanwhile
     assert decode_command(bytes(read_pdu(sock).pdvs[0].data)).Status == 0
     assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.4"]

@@ -19,11 +19,13 @@ from .association import Association, Timeouts, configure_socket
 from .channel import Channel
 from .commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
 from .connection import Connection, PresentationContext
-from .errors import DimseError, NetworkTimeout
+from .errors import AssociationAborted, DimseError, NetworkTimeout
+from .fsm import State
 from .names import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION, abort_text
 from .negotiation import AcceptorPolicy, negotiate
 from .pdu import AssociateAC, AssociateRJ, AssociateRQ
 from .storage import NullSink
+from .structure import checker_for
 from .tls import describe_error as describe_tls_error
 
 log = logging.getLogger("dimse.server")
@@ -37,6 +39,9 @@ STATUS_CANNOT_UNDERSTAND = 0xC000
 
 #: A-ASSOCIATE-RJ beyond ``Acceptor.max_associations``: transient, provider (presentation), local limit
 LIMIT_REJECT = AssociateRJ(REJECT_TRANSIENT, SOURCE_PRESENTATION, REASON_LOCAL_LIMIT)
+#: how an association ended when the peer closed the connection without a request (a port
+#: probe: a load balancer, monitoring); logged at info only, DCMTK says nothing at its default level
+PROBE = "connection closed before an association request"
 
 
 class LimitExceeded(DimseError):
@@ -49,7 +54,9 @@ class Services:
     ``store_sink`` returns an object with ``write(view)``, ``commit()`` and ``discard()``
     that receives the data set as it arrives, or a status to refuse the object (its data
     set is then read and dropped).  ``store_done`` turns a committed sink into the status of
-    the C-STORE response.
+    the C-STORE response.  The acceptor walks the data set's structure as it arrives
+    (:mod:`dimse.structure`, unless the sink's ``check_structure`` is false): a broken one
+    goes to ``store_failed`` instead.
     """
 
     def association_requested(self, rq: AssociateRQ) -> None:
@@ -70,6 +77,14 @@ class Services:
     def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
         sink.commit()
         return STATUS_SUCCESS
+
+    def store_failed(self, assoc: Association, ctx: PresentationContext, command: Command, sink, error) -> int:
+        """A data set that arrived broken (``error`` says how): nothing of it is kept; returns
+        the status of the C-STORE response (the association goes on)."""
+        sink.discard()
+        message = command.get("MessageID")
+        log.error("%s: refusing object (MsgID %s): cannot understand data set: %s", _who(assoc), message, error)
+        return STATUS_CANNOT_UNDERSTAND
 
 
 @dataclass
@@ -209,7 +224,14 @@ class Acceptor:
     async def _run(self, assoc: Association) -> str:
         conn = assoc.conn
         # ARTIM bounds each read and, here, the whole request: a peer cannot trickle it in
-        event = await assoc._next_event(self.timeouts.acse, "A-ASSOCIATE-RQ")
+        try:
+            event = await assoc._next_event(self.timeouts.acse, "A-ASSOCIATE-RQ")
+        except AssociationAborted:
+            if not _closed_quietly(conn):
+                raise
+            peer = assoc.peer
+            log.info("connection from %s closed before an association request", peer[0] if peer else "?")
+            return PROBE
         if isinstance(event, ev.Aborted):
             detail = event.detail or abort_text(event.source, event.reason)
             if not event.by_peer:
@@ -289,11 +311,15 @@ class Acceptor:
         if isinstance(sink, int):
             await self._receive_dataset(assoc, _drop)
             return sink
+        checker = checker_for(ctx.transfer_syntax) if getattr(sink, "check_structure", True) else None
+        write = sink.write if checker is None else _checked(checker.feed, sink.write)
         try:
-            await self._receive_dataset(assoc, sink.write)
+            await self._receive_dataset(assoc, write)
         except BaseException:
             sink.discard()
             raise
+        if checker is not None and (error := checker.close()) is not None:
+            return self.services.store_failed(assoc, ctx, command, sink, error)
         return self.services.store_done(assoc, ctx, command, sink)
 
     async def _receive_dataset(self, assoc: Association, write: Callable[[memoryview], object]) -> int:
@@ -322,6 +348,24 @@ class Acceptor:
 
 def _drop(piece: memoryview) -> None:
     """The sink of a data set that is read and thrown away."""
+
+
+def _checked(feed: Callable[[memoryview], bool], write: Callable[[memoryview], object]) -> Callable[[memoryview], None]:
+    """Each piece walked, then written while the data set is still sound (a broken one is
+    dropped at the end: what follows the damage need not reach the disk)."""
+
+    def checked(piece: memoryview) -> None:
+        if feed(piece):
+            write(piece)
+
+    return checked
+
+
+def _closed_quietly(conn: Connection) -> bool:
+    """The connection closed leaving no PDU cut short: nothing was sent (a port probe), or
+    only whole PDUs that need no answer (an A-ABORT) -- what DCMTK passes over in silence.
+    (A request cut short is an error, as in DCMTK.)"""
+    return conn.state == State.STA1 and not conn._in
 
 
 def _who(assoc: Association) -> str:

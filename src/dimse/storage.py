@@ -44,18 +44,48 @@ def path_inside(directory: str | os.PathLike[str], name: str) -> str:
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def _process_umask() -> int:
+    """The process's umask.  Linux reports it in /proc (a read, safe whatever other threads
+    do); elsewhere it can only be read by setting it and setting it back, which a thread
+    creating a file in between would see, hence once, at import, before any receiving."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: the mode of a received file: what any program creating a file gets (0644 under umask 022),
+#: as DCMTK's files have, so that an importer running as another user can read them
+FILE_MODE = 0o666 & ~_process_umask()
+
+
 def _create_temporary(final_path: str) -> tuple[int, str]:
-    """``<dir>/.<name>.part``, created exclusively (mode 0600); a random name only when that
-    one is taken (the same object arriving twice at once).  Cheaper than mkstemp's random
-    names, which cost a Storage SCP a measurable share of its time per object."""
+    """``<dir>/.<name>.part``, created exclusively with :data:`FILE_MODE` (kept by the rename);
+    a random name only when that one is taken (the same object arriving twice at once).
+    Cheaper than mkstemp's random names, which cost a Storage SCP a measurable share of its
+    time per object."""
     folder, name = os.path.split(final_path)
     tmp = os.path.join(folder, f".{name}.part")
     try:
-        return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
+        # 0666 and the kernel applies the umask (or a default ACL of the folder), as for fopen
+        return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
     except FileExistsError:
         import tempfile  # only here: rare, and it costs every start-up a few ms
 
-        return tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
+        try:
+            os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd, tmp
 
 
 def _write_all(fd: int, *buffers: bytes | memoryview) -> None:
@@ -130,9 +160,12 @@ class FileSink:
 
 
 class NullSink:
-    """Receives and forgets (``--ignore``)."""
+    """Receives and forgets (``--ignore``): cheap, so its data set is not checked either
+    (DCMTK's ``--ignore`` does not parse it)."""
 
     size = 0
+    #: the acceptor walks a data set's structure as it arrives unless its sink says no
+    check_structure = False
 
     def write(self, data: memoryview | bytes) -> None:
         self.size += len(data)

@@ -28,6 +28,7 @@ _STANDARD = "1.2.840.10008.1.2."
 #: most inflated bytes produced (and walked) per step: a deflate bomb costs time, not memory
 INFLATE_STEP = 1 << 20
 
+
 class Undeflatable(DimseError):
     """A deflated data set that does not inflate, or ends before its deflate stream does."""
 
@@ -132,7 +133,7 @@ class StructureChecker:
             take = 12 - len(pending)
             head = pending + bytes(piece[pos : pos + take])
             self._pending = b""
-            self._walk(head, 0)
+            self._walk(head, 0, self._seen + pos - len(pending))
             if self.error is not None:
                 return
             # every byte taken from piece was walked, or is in _pending again (a header still cut:
@@ -141,7 +142,7 @@ class StructureChecker:
             if self._skip:  # a value started inside head: count off the rest in piece
                 pos, self._skip = self._skip_in(pos, size)
         if pos < size:
-            self._walk(piece, pos)
+            self._walk(piece, pos, self._seen)
         self._seen += size
 
     def _skip_in(self, pos: int, size: int) -> tuple[int, int]:
@@ -151,10 +152,10 @@ class StructureChecker:
             return size, self._skip - left
         return pos + self._skip, 0
 
-    def _walk(self, buf: Buffer, pos: int) -> None:
-        """Walk the headers of ``buf`` from ``pos``: the hot loop (locals, no calls per element
-        beyond one unpack).  Leaves a value's remaining length in ``_skip`` or a cut header in
-        ``_pending``."""
+    def _walk(self, buf: Buffer, pos: int, base: int) -> None:
+        """Walk the headers of ``buf`` (``base``: its offset in the data set) from ``pos``: the
+        hot loop (locals, no calls per element beyond one unpack).  Leaves a value's remaining
+        length in ``_skip`` or a cut header in ``_pending``."""
         have = len(buf)
         if self._skip:
             pos, self._skip = self._skip_in(pos, have)
@@ -182,10 +183,12 @@ class StructureChecker:
                         break
                     length = u32.unpack_from(buf, pos + 8)[0]
                     pos += 12
-                elif vr in VRS:
+                elif vr in VRS or base + pos:
+                    # scan's rule, DCMTK's reading: a non-standard VR has a 2-byte length (a
+                    # damaged one then shows as an element running past the end) ...
                     pos += 8
-                else:
-                    self.error = Garbled(f"element {_tag(group << 16 | element)} has no valid VR ({vr!r})")
+                else:  # ... except in the first element: not this transfer syntax at all
+                    self.error = Garbled(f"element {_tag(group << 16 | element)} has no valid VR ({vr!r})", True)
                     return
             tag = group << 16 | element
             if in_items:
@@ -194,7 +197,10 @@ class StructureChecker:
                     in_items, implicit, depth, _ = frame = frames[-1]
                     continue
                 if tag != ITEM:
-                    self.error = Garbled(f"{_tag(tag)} where a sequence item was expected")
+                    sequence = _tag(frame[3])
+                    self.error = Garbled(
+                        f"parse error in sequence {sequence}: {_tag(tag)} instead of an item or its end"
+                    )
                     return
                 if length == UNDEFINED:
                     if depth > MAX_DEPTH:
@@ -233,7 +239,9 @@ class StructureChecker:
             return Truncated(f"premature end of stream at byte {self._seen}")
         if self._skip:
             tag, length = self._skipping
-            return Truncated(f"element {_tag(tag)} larger ({length}) than remaining bytes ({length - self._skip})")
+            return Truncated(
+                f"element {_tag(tag)} larger ({length}) than remaining bytes ({length - self._skip})", tag, length
+            )
         in_items, _, depth, tag = self._frame
         if in_items:
             return Truncated(f"premature end of stream before the end of sequence {_tag(tag)}")

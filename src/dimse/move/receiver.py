@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..association import Association
 from ..pdu import AssociateAC, AssociateRQ
+from ..server import PROBE
 from ..tools.storescp import StoreServices
 from .rewrite import OutputFormat
 
@@ -29,6 +30,13 @@ class MoveReceiver(StoreServices):
         status = super().store_done(assoc, ctx, command, sink)
         if status == 0 and self.output_format.needed and hasattr(sink, "final_path"):
             status = self._rewrite(assoc, Path(sink.final_path))
+        return self._record(ctx, command, sink, status)
+
+    def store_failed(self, assoc: Association, ctx, command, sink, error) -> int:
+        return self._record(ctx, command, sink, super().store_failed(assoc, ctx, command, sink, error))
+
+    def _record(self, ctx, command, sink, status: int) -> int:
+        """One object of the run (for --report and the progress bar); returns ``status``."""
         size = getattr(sink, "size", 0)
         self.bytes += size
         self.records.append(
@@ -48,7 +56,7 @@ class MoveReceiver(StoreServices):
     def _rewrite(self, assoc: Association, path) -> int:
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
         try:
-            self.output_format.rewrite(path, calling)
+            self.output_format.rewrite(path, calling)  # its temporary file gets FILE_MODE
         except Exception as exc:  # pydicom raises many kinds; the object must not stay half-right
             self.log.error("cannot write DICOM file: %s: %s", path, exc)
             path.unlink(missing_ok=True)
@@ -68,5 +76,5 @@ class MoveReceiver(StoreServices):
             self.log.debug("Parameters:\n%s", dumps.dump_association(assoc.conn.request_pdu, ac, False))
 
     def association_ended(self, assoc: Association, how: str) -> None:
-        if how not in ("released", "aborted", "closed", "rejected", "aborted by us"):
+        if how not in ("released", "aborted", "closed", "rejected", "aborted by us", PROBE):
             self.log.error("DIMSE failure (aborting sub-association): %s", how)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..datasets import encode_dataset, meta_prefix
+from ..storage import FILE_MODE
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
@@ -73,6 +74,7 @@ class OutputFormat:
         if self.padding and self.padding[0] and target in (LEI, LEE):
             raw += self._pad(len(prefix) + len(raw), target == LEI)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; received files follow the umask
         with os.fdopen(fd, "wb") as fp:
             fp.write(prefix + raw)
         os.replace(tmp, path)

@@ -2,8 +2,10 @@
 
 Serves any number of associations at once (DCMTK needs ``--fork`` for that).  Each received
 object streams into a temporary file in the output directory and is renamed to
-``<modality>.<SOP Instance UID>`` only once complete; an object whose SOP Instance UID is
-not a valid UID is refused, so no peer can make it write outside the output directory.
+``<modality>.<SOP Instance UID>`` only once complete and well-formed (the acceptor walks its
+structure as it arrives; a broken one is answered 0xC000 and dropped); an object whose SOP
+Instance UID is not a valid UID is refused, so no peer can make it write outside the output
+directory.  Files get the mode the umask gives (0644 under 022), as DCMTK's do.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..modality import modality_prefix
 from ..names import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
 from ..negotiation import AcceptorPolicy
 from ..pdu import AssociateAC, AssociateRJ, AssociateRQ
-from ..server import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Acceptor, Services, serve
+from ..server import PROBE, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Acceptor, Services, serve
 from ..sopclasses import STORAGE_CLASSES
 from ..storage import FileSink, NullSink, UnsafeName, object_filename, path_inside
 from ..uids import VERIFICATION
@@ -106,7 +108,7 @@ class StoreServices(Services):
             self.log.info("Association Rejected")
         elif how == "aborted":
             self.log.info("Association Aborted")
-        else:
+        elif how != PROBE:  # a port probe: the acceptor said so at info
             self.log.error("Association ended: %s", how)
 
     async def echo(self, assoc: Association, command: Command) -> int:
