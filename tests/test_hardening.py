@@ -113,12 +113,12 @@ class ServerThread:
         self.loop.close()
 
 
-@pytest.fixture
-
 def well_formed(size: int) -> bytes:
     """A data set of ``size`` bytes that passes the acceptor's structural check: one OB element."""
     return b"\xe0\x7f\x10\x00OB\0\0" + struct.pack("<L", size - 12) + bytes(size - 12)
 
+
+@pytest.fixture
 def make_server(tmp_path):
     """``make_server(**acceptor_fields)`` -> a running ServerThread (stopped after the test)."""
     started: list[ServerThread] = []
