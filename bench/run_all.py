@@ -227,7 +227,7 @@ def move_runs(
 def make_big(path: Path, megabytes: int) -> int:
     """One Part 10 file whose pixel data is ``megabytes`` MB, written in 16 MB pieces."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from dimse.datasets import meta_prefix
+    from dimse.files.part10 import meta_prefix
 
     sop_class, sop_instance = "1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.3680043.10.1234.1"
     size = megabytes << 20

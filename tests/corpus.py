@@ -17,13 +17,12 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from dimse import events as ev
-from dimse.commands import c_echo_rq, c_store_rq, encode_command, response_to
-from dimse.connection import MAX_COMMAND_SET, Connection
-from dimse.errors import LocalProtocolError, PDUError
-from dimse.fsm import State
-from dimse.negotiation import AcceptorPolicy, build_request, negotiate
-from dimse.pdu import (
+from dimse.core import events as ev
+from dimse.core.commands import c_echo_rq, c_store_rq, encode_command, response_to
+from dimse.core.connection import MAX_COMMAND_SET, Connection
+from dimse.core.fsm import State
+from dimse.core.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.core.pdu import (
     MAX_CONTEXT_ITEMS,
     MAX_PDV_ITEMS,
     MAX_TRANSFER_SYNTAX_ITEMS,
@@ -44,6 +43,7 @@ from dimse.pdu import (
     encode,
     pdata_header,
 )
+from dimse.errors import LocalProtocolError, PDUError
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from dimse.pdu import PDU_HEADER, decode_pdu
+from dimse.core.pdu import PDU_HEADER, decode_pdu
 
 WAIT = 20.0  # bound on any wait for the server: a hang fails, speed is never asserted
 

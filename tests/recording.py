@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from dimse.pdu import PDU_HEADER, AssociateRJ, AssociateRQ, decode_pdu, encode
+from dimse.core.pdu import PDU_HEADER, AssociateRJ, AssociateRQ, decode_pdu, encode
 
 
 class RecordingSCP:

@@ -17,11 +17,11 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from dimse import events as ev
-from dimse.association import Association, Timeouts
-from dimse.commands import response_to
-from dimse.connection import Connection
-from dimse.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.core import events as ev
+from dimse.core.commands import response_to
+from dimse.core.connection import Connection
+from dimse.core.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.net.association import Association, Timeouts
 from dimse.store.sender import Dots, SendOptions, StoreWindow
 
 from .conftest import ours, run, running

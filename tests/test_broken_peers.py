@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from dimse.commands import (
+from dimse.core.commands import (
     C_ECHO_RSP,
     Command,
     decode_command,
     encode_command,
     response_to,
 )
-from dimse.negotiation import AcceptorPolicy, build_request, negotiate
-from dimse.pdu import Abort, AssociateAC, PDataTF, ReleaseRP, ReleaseRQ, encode
+from dimse.core.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.core.pdu import Abort, AssociateAC, PDataTF, ReleaseRP, ReleaseRQ, encode
 
 from .conftest import CT_SMALL, MR_SMALL, dcmtk, free_port, move_study_args, ours, run
 from .corpus import CT, EXPLICIT, IMPLICIT, POLICY, pdv

@@ -1,4 +1,4 @@
-"""The protocol object under an association (dimse.channel), over real loopback sockets.
+"""The protocol object under an association (dimse.net.channel), over real loopback sockets.
 
 A plain socket client sends; the Channel side reads the way the driver does (each read's view
 used up before the next read).
@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from dimse.channel import FIRST_BUFFER, MAX_BUFFER, Channel
+from dimse.net.channel import FIRST_BUFFER, MAX_BUFFER, Channel
 
 
 async def _pair() -> tuple[Channel, socket.socket, asyncio.AbstractServer]:

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from dimse.commands import (
+from dimse.core.commands import (
     C_CANCEL_RQ,
     C_ECHO_RQ,
     C_ECHO_RSP,
@@ -233,7 +233,7 @@ def test_command_with_unknown_tag_can_be_shown():
     cmd = decode_command(element(0x0100, struct.pack("<H", C_ECHO_RQ)) + element(0x0005, b"\x01\x02"))
     assert "00000005=b'\\x01\\x02'" in repr(cmd)
     assert "CommandField=48" in repr(cmd)
-    from dimse.dumps import dump_command
+    from dimse.dcmtk.dumps import dump_command
 
     assert "00000005" in dump_command(cmd, incoming=True, context_id=1)
 

@@ -6,13 +6,12 @@ import struct
 
 import pytest
 
-from dimse import events as ev
-from dimse.commands import C_ECHO_RSP, Command, c_echo_rq, c_store_rq, encode_command, response_to
-from dimse.connection import DEFAULT_SEND_PDU, Connection, PresentationContext
-from dimse.errors import LocalProtocolError
-from dimse.fsm import State
-from dimse.negotiation import AcceptorPolicy, build_request, negotiate
-from dimse.pdu import (
+from dimse.core import events as ev
+from dimse.core.commands import C_ECHO_RSP, Command, c_echo_rq, c_store_rq, encode_command, response_to
+from dimse.core.connection import DEFAULT_SEND_PDU, Connection, PresentationContext
+from dimse.core.fsm import State
+from dimse.core.negotiation import AcceptorPolicy, build_request, negotiate
+from dimse.core.pdu import (
     ABSTRACT_SYNTAX_NOT_SUPPORTED,
     ACCEPTANCE,
     PDU_HEADER,
@@ -33,6 +32,7 @@ from dimse.pdu import (
     encode,
     pdata_header,
 )
+from dimse.errors import LocalProtocolError
 
 S = State
 VERIFICATION = "1.2.840.10008.1.1"
@@ -878,7 +878,7 @@ def test_negotiate_rejects_an_unsupported_protocol_version():
 
 def test_negotiate_answers_each_role_once():
     """A peer repeating a role item thousands of times gets one answer per SOP class."""
-    from dimse.pdu import RoleSelection
+    from dimse.core.pdu import RoleSelection
 
     rq = rq_for((VERIFICATION, [IMPLICIT]))
     rq.user_info.roles = [RoleSelection(VERIFICATION, True, True)] * 3000

@@ -13,9 +13,9 @@ import threading
 import pytest
 
 from dimse import AssociationAborted, NetworkTimeout, Timeouts, associate
-from dimse.association import configure_socket
-from dimse.negotiation import AcceptorPolicy, negotiate
-from dimse.pdu import PDU_HEADER, AssociateRQ, decode_pdu, encode
+from dimse.core.negotiation import AcceptorPolicy, negotiate
+from dimse.core.pdu import PDU_HEADER, AssociateRQ, decode_pdu, encode
+from dimse.net.association import configure_socket
 from dimse.uids import VERIFICATION
 
 from .conftest import CT_SMALL, free_port, ours, run, running

@@ -10,13 +10,12 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dimse import events as ev
-from dimse.commands import c_echo_rq, c_store_rq, decode_command, encode_command, response_to
-from dimse.connection import Connection
-from dimse.errors import LocalProtocolError, PDUError, ProtocolError
-from dimse.fsm import State
-from dimse.negotiation import AcceptorPolicy, negotiate
-from dimse.pdu import (
+from dimse.core import events as ev
+from dimse.core.commands import c_echo_rq, c_store_rq, decode_command, encode_command, response_to
+from dimse.core.connection import Connection
+from dimse.core.fsm import State
+from dimse.core.negotiation import AcceptorPolicy, negotiate
+from dimse.core.pdu import (
     PDU_HEADER,
     PDV,
     Abort,
@@ -28,6 +27,7 @@ from dimse.pdu import (
     decode_pdu,
     encode,
 )
+from dimse.errors import LocalProtocolError, PDUError, ProtocolError
 
 from . import corpus
 from .corpus import CT, EVENT_TYPES, EXPLICIT, IMPLICIT, VERIFICATION, acceptor, check_output, full_request

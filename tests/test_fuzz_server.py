@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dimse import Acceptor, AcceptorPolicy, Services, Timeouts, associate, serve
-from dimse.commands import c_echo_rq, encode_command
-from dimse.negotiation import build_request
-from dimse.pdu import encode, pdata_header
+from dimse.core.commands import c_echo_rq, encode_command
+from dimse.core.negotiation import build_request
+from dimse.core.pdu import encode, pdata_header
 from dimse.uids import VERIFICATION
 
 LEI = "1.2.840.10008.1.2"

@@ -3,7 +3,7 @@
 An Acceptor runs in-process on 127.0.0.1, in an event loop of its own thread, with small
 timeouts; the hostile peer is a blocking socket speaking bytes built with our encoder or
 forged by hand.  After each attack: the A-ABORT or A-ASSOCIATE-RJ PS3.8 prescribes (or a
-closed connection), a line on the ``dimse.server`` log, nothing left in the output folder,
+closed connection), a line on the ``dimse.net.server`` log, nothing left in the output folder,
 bounded memory, and an honest echo served next.  The limits of the sans-IO core (item and
 PDV counts, context IDs) are also checked without sockets.
 
@@ -28,12 +28,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dimse import Acceptor, AcceptorPolicy, AssociationRejected, Services, Timeouts, associate, serve
-from dimse.commands import c_echo_rq, c_store_rq, decode_command, encode_command
-from dimse.connection import MAX_ASSOCIATE_PDU, MAX_SEND_PDU, Connection
-from dimse.errors import PDUError
-from dimse.fsm import State
-from dimse.negotiation import build_request, negotiate
-from dimse.pdu import (
+from dimse.core.commands import c_echo_rq, c_store_rq, decode_command, encode_command
+from dimse.core.connection import MAX_ASSOCIATE_PDU, MAX_SEND_PDU, Connection
+from dimse.core.fsm import State
+from dimse.core.negotiation import build_request, negotiate
+from dimse.core.pdu import (
     MAX_CONTEXT_ITEMS,
     MAX_PDV_ITEMS,
     MAX_RELATED_CLASSES,
@@ -52,7 +51,8 @@ from dimse.pdu import (
     decode_pdu,
     encode,
 )
-from dimse.storage import FileSink, object_filename, path_inside
+from dimse.errors import PDUError
+from dimse.files.storage import FileSink, object_filename, path_inside
 from dimse.uids import VERIFICATION
 
 from .corpus import pdv
@@ -150,8 +150,8 @@ class Lines(logging.Handler):
 
 @pytest.fixture
 def server_log():
-    """The lines logged on ``dimse.server`` (whatever a CLI test did to the logging tree)."""
-    logger = logging.getLogger("dimse.server")
+    """The lines logged on ``dimse.net.server`` (whatever a CLI test did to the logging tree)."""
+    logger = logging.getLogger("dimse.net.server")
     handler, level = Lines(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -12,10 +12,10 @@ import struct
 
 import pytest
 
-from dimse.commands import c_store_rq, decode_command, encode_command
-from dimse.datasets import read_part10_header
-from dimse.negotiation import build_request
-from dimse.pdu import AssociateAC, encode, pdata_header
+from dimse.core.commands import c_store_rq, decode_command, encode_command
+from dimse.core.negotiation import build_request
+from dimse.core.pdu import AssociateAC, encode, pdata_header
+from dimse.files.part10 import read_part10_header
 
 from .conftest import CT_SMALL, dcmtk, ours, run, running
 from .rawpeer import closed_by_peer, connect, read_pdu

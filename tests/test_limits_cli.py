@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dimse.association import associate
+from dimse.net.association import associate
 
 from .big_transfer import make_big_file
 from .conftest import CT_SMALL, dcmtk, free_port, ours, run, running

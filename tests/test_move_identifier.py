@@ -19,7 +19,7 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from dimse.cli.options import CommandLineError
-from dimse.datasets import encode_dataset
+from dimse.files.part10 import encode_dataset
 from dimse.move.identifier import QUERY_KEYS, KeyIdentifier
 from dimse.move.keys import apply_keys, parse_keys
 
@@ -185,7 +185,7 @@ parsed = movescu.command_line().parse(
     ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3", "--port", "11112", "127.0.0.1", "104"]
 )
 (path, keys), = movescu._identifiers(parsed)
-from dimse.datasets import encode_dataset
+from dimse.files.part10 import encode_dataset
 assert encode_dataset(keys, "1.2.840.10008.1.2.1")
 print(sorted(m for m in sys.modules if m.startswith(("pydicom", "numpy"))))
 """

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-from dimse.negotiation import build_request
-from dimse.pdu import encode, pdata_header
+from dimse.core.negotiation import build_request
+from dimse.core.pdu import encode, pdata_header
 
 from .conftest import CT_SMALL, free_port, move_study_args, ours, run
 
@@ -111,7 +111,7 @@ def _abort_mid_dataset(port: int) -> None:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(encode(build_request("ABORTER", "MOVESCU", [(CT_CLASS, ["1.2.840.10008.1.2.1"])])))
     sock.recv(65536)
-    from dimse.commands import c_store_rq, encode_command
+    from dimse.core.commands import c_store_rq, encode_command
 
     command = encode_command(c_store_rq(1, CT_CLASS, "1.2.3.4.5.6"))
     half = CT_SMALL.read_bytes()[400:8400]

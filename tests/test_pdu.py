@@ -6,8 +6,7 @@ import struct
 
 import pytest
 
-from dimse.errors import PDUError
-from dimse.pdu import (
+from dimse.core.pdu import (
     A_ABORT,
     A_ASSOCIATE_AC,
     A_ASSOCIATE_RJ,
@@ -43,6 +42,7 @@ from dimse.pdu import (
     pdata_header,
     pdata_header_pdv,
 )
+from dimse.errors import PDUError
 
 VERIFICATION = "1.2.840.10008.1.1"
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"

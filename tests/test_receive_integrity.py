@@ -1,7 +1,7 @@
 """What our receivers keep: only whole, well-formed data sets, readable by other users.
 
 storescp and movescu's Storage SCP write a data set without decoding it; the acceptor walks its
-structure as it streams (dimse.structure) and answers a broken one 0xC000, keeping nothing.
+structure as it streams (dimse.files.structure) and answers a broken one 0xC000, keeping nothing.
 Senders: pynetdicom sending a file's data set bytes as they are (DCMTK's storescu decodes a
 file before sending it, and refuses a broken one itself), and a raw socket cutting a data set
 into tiny fragments.  Also: the mode of received files (the umask's, as DCMTK's), and a port
@@ -27,12 +27,12 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
 
-from dimse.commands import c_store_rq, decode_command, encode_command
-from dimse.datasets import BadDicomFile, read_part10_header
-from dimse.negotiation import build_request
-from dimse.pdu import AssociateAC, encode
-from dimse.scan import Garbled, Truncated, scan
-from dimse.structure import INFLATE_STEP, StructureChecker, Undeflatable, check, checker_for
+from dimse.core.commands import c_store_rq, decode_command, encode_command
+from dimse.core.negotiation import build_request
+from dimse.core.pdu import AssociateAC, encode
+from dimse.files.part10 import BadDicomFile, read_part10_header
+from dimse.files.scan import Garbled, Truncated, scan
+from dimse.files.structure import INFLATE_STEP, StructureChecker, Undeflatable, check, checker_for
 
 from . import test_movescu_hostile as hostile
 from .conftest import CT_SMALL, SAMPLES, dcmtk, free_port, move_study_args, ours, run, wait_for_port

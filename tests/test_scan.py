@@ -1,4 +1,4 @@
-"""The structural check run before a file is streamed unchanged (dimse.scan)."""
+"""The structural check run before a file is streamed unchanged (dimse.files.scan)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
 
-from dimse.datasets import BadDicomFile, read_part10_header, read_sop_uids
-from dimse.scan import Garbled, Truncated, scan
+from dimse.files.part10 import BadDicomFile, read_part10_header, read_sop_uids
+from dimse.files.scan import Garbled, Truncated, scan
 
 from .conftest import CT_SMALL, SAMPLES
 
@@ -92,7 +92,7 @@ def test_meta_prefix_is_what_pydicom_writes():
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_file_meta_info
 
-    from dimse.datasets import meta_prefix
+    from dimse.files.part10 import meta_prefix
     from dimse.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
     for sop_class, instance, syntax, ae in [

@@ -196,7 +196,7 @@ def test_more_than_128_contexts_use_several_associations(port, tmp_path):
     every file stored; -ma fails as DCMTK does."""
     from pydicom.uid import generate_uid
 
-    from dimse.sopclasses import STORAGE_CLASSES
+    from dimse.dcmtk.sopclasses import STORAGE_CLASSES
 
     src = tmp_path / "in"
     src.mkdir()

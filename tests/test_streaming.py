@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dimse.datasets import read_part10_header
+from dimse.files.part10 import read_part10_header
 
 SIZE = 1 << 30
 

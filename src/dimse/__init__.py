@@ -1,11 +1,10 @@
 """dimse: DICOM network tools (storescu, movescu, storescp, echoscu) on a sans-IO core."""
 
-__version__ = "0.1.0"
-
-from .association import Association, Timeouts, associate  # noqa: E402
-from .commands import Command  # noqa: E402
-from .connection import Connection, PresentationContext  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .core.commands import Command
+from .core.connection import Connection, PresentationContext
+from .core.negotiation import AcceptorPolicy, build_request, negotiate
+from .errors import (
     AssociationAborted,
     AssociationRejected,
     DimseError,
@@ -14,8 +13,8 @@ from .errors import (  # noqa: E402
     ProtocolError,
     UnknownHost,
 )
-from .negotiation import AcceptorPolicy, build_request, negotiate  # noqa: E402
-from .server import Acceptor, Services, serve  # noqa: E402
+from .net.association import Association, Timeouts, associate
+from .net.server import Acceptor, Services, serve
 
 __all__ = [
     "Acceptor",

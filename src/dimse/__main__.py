@@ -10,7 +10,7 @@ TOOLS = {
     "storescp": "dimse.tools.storescp",
     "storescu": "dimse.tools.storescu",
     "movescu": "dimse.tools.movescu",
-    "demo": "dimse.demo",
+    "demo": "dimse.tools.demo",
 }
 
 

@@ -27,10 +27,8 @@ class AssociationRejected(DimseError):
     """The peer sent A-ASSOCIATE-RJ."""
 
     def __init__(self, result: int, source: int, reason: int) -> None:
-        from .names import reject_text
-
         self.result, self.source, self.reason = result, source, reason
-        super().__init__(reject_text(result, source, reason))
+        super().__init__(f"association rejected (result {result}, source {source}, reason {reason})")
 
 
 class AssociationAborted(DimseError):

@@ -1,7 +1,7 @@
 """UIDs the network layer itself needs (plain strings: importing pydicom for them would
 cost a tool most of its start-up time); everything else comes from ``pydicom.uid``."""
 
-from . import __version__
+from ._version import __version__
 
 ImplicitVRLittleEndian = "1.2.840.10008.1.2"
 ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from .logs import add_logging_options, quiet_requested
 from .options import CommandLine, CommandLineError, ExitRequest
 

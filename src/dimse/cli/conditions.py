@@ -9,10 +9,18 @@ from __future__ import annotations
 import os
 import socket
 
-from ..association import AssociationOver, PeerSilent, PeerStalled
-from ..connection import PeerProtocolError, Violation
-from ..errors import AssociationAborted, NetworkTimeout, NoPresentationContext, ProtocolError, UnknownHost
-from ..tls import describe_error as describe_tls_error
+from ..core.connection import PeerProtocolError, Violation
+from ..dcmtk.texts import reject_text
+from ..errors import (
+    AssociationAborted,
+    AssociationRejected,
+    NetworkTimeout,
+    NoPresentationContext,
+    ProtocolError,
+    UnknownHost,
+)
+from ..net.association import AssociationOver, PeerSilent, PeerStalled
+from ..net.tls import describe_error as describe_tls_error
 
 PEER_ABORTED = "0006:0317 Peer aborted Association (or never connected)"
 DIMSE_TIMEOUT = "0006:0207 DIMSE No data available (timeout in non-blocking mode)"
@@ -31,6 +39,8 @@ _TIMEOUT_TEXTS = {
 def describe(exc: BaseException) -> str:
     """The reason for ``exc`` after ``Association Request Failed:`` or ``Store Failed``: one
     line, or several where DCMTK prints a chain of conditions."""
+    if isinstance(exc, AssociationRejected):
+        return reject_text(exc.result, exc.source, exc.reason)
     if isinstance(exc, UnknownHost):
         return f"0006:0320 Attempt to connect to unknown host: {exc.host}"
     if isinstance(exc, socket.gaierror):

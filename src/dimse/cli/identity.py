@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..pdu import UserIdentityRQ
+from ..core.pdu import UserIdentityRQ
 from .options import CommandLine, CommandLineError, Parsed
 
 MAX_FIELD = 65535

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from ..pywarnings import route_to_log
+from ..files.pywarnings import route_to_log
 from .logconfig import configure_from_file
 from .options import CommandLine, CommandLineError, Parsed
 
@@ -105,7 +105,7 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
 
 
 def _header(logger: logging.Logger, tool: str) -> None:
-    from .. import __version__
+    from .._version import __version__
     from .dictionary import load_from_environment
 
     logger.debug("$dimse: %s v%s $\n", tool, __version__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from ..association import Timeouts
-from ..connection import DEFAULT_SEND_PDU, MAX_SEND_PDU
+from ..core.connection import DEFAULT_SEND_PDU, MAX_SEND_PDU
+from ..net.association import Timeouts
 from .options import Parsed, parse_int
 
 MIN_PDU, MAX_PDU, DEFAULT_PDU = 4096, 131072, 16384

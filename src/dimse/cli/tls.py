@@ -12,7 +12,7 @@ import logging
 import ssl
 import sys
 
-from ..tls import PROFILES, TLSSettings, TLSSetupError, make_context, suite_supported, supported_suites
+from ..net.tls import PROFILES, TLSSettings, TLSSetupError, make_context, suite_supported, supported_suites
 from .options import CommandLine, CommandLineError, ExitRequest, Parsed
 
 _PROFILE_OPTIONS = {

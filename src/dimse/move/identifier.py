@@ -151,7 +151,7 @@ class KeyIdentifier:
         """The identifier in ``transfer_syntax``: coded here for the three native syntaxes."""
         header = _HEADERS.get(transfer_syntax)
         if header is None or character_set != "iso8859":
-            from ..datasets import encode_dataset
+            from ..files.part10 import encode_dataset
 
             return encode_dataset(self.dataset(), transfer_syntax, deflate_level, character_set)
         out = bytearray()

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from ..cli.options import CommandLineError
-from ..datasets import BadDicomFile, read_any
+from ..files.part10 import BadDicomFile, read_any
 from .identifier import TAG_KEY as _TAG
 
 _NUMERIC = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float, "FD": float}

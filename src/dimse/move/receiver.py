@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..association import Association
-from ..pdu import AssociateAC, AssociateRQ
-from ..server import PROBE
-from ..tools.storescp import StoreServices
+from ..core.pdu import AssociateAC, AssociateRQ
+from ..net.association import Association
+from ..net.server import PROBE
+from ..scp.services import StoreServices
 from .rewrite import OutputFormat
 
 
@@ -67,7 +67,7 @@ class MoveReceiver(StoreServices):
         self.log.info("Sub-Association Received")
 
     def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
-        from .. import dumps
+        from ..dcmtk import dumps
 
         self.log.info("Sub-Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
         if not assoc.contexts:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..datasets import encode_dataset, meta_prefix
-from ..storage import FILE_MODE
+from ..files.part10 import encode_dataset, meta_prefix
+from ..files.storage import FILE_MODE
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE

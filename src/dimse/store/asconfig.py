@@ -15,9 +15,9 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from ..dcmtk_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
-from ..negotiation import MAX_CONTEXTS
-from ..pdu import RoleSelection, SOPClassExtendedNegotiation
+from ..core.negotiation import MAX_CONTEXTS
+from ..core.pdu import RoleSelection, SOPClassExtendedNegotiation
+from ..dcmtk.uid_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
 
 
 @functools.cache

@@ -13,10 +13,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets import BadDicomFile, open_regular, read_part10_header
-from ..modality import MODALITY_PREFIX
-from ..pywarnings import logged
-from ..sopclasses import STORAGE_CLASSES
+from ..dcmtk.modality import MODALITY_PREFIX
+from ..dcmtk.sopclasses import STORAGE_CLASSES
+from ..files.part10 import BadDicomFile, open_regular, read_part10_header
+from ..files.pywarnings import logged
 
 SOP_CLASS_TAG, SOP_INSTANCE_TAG = 0x00080016, 0x00080018
 

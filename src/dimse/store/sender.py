@@ -15,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from ..association import Association
 from ..cli.conditions import PEER_ABORTED, describe
-from ..commands import Command, c_store_rq
-from ..connection import PresentationContext
-from ..datasets import (
+from ..core.commands import Command, c_store_rq
+from ..core.connection import PresentationContext
+from ..dcmtk.dumps import dump_command
+from ..dcmtk.modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
+from ..dcmtk.texts import store_status_text
+from ..dcmtk.uid_names import sop_class_name, ts_description
+from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
+from ..files.part10 import (
     BadDicomFile,
     Part10Header,
     SourceChanged,
@@ -31,12 +35,8 @@ from ..datasets import (
     read_sop_uids,
     truncated,
 )
-from ..dcmtk_names import sop_class_name, ts_description
-from ..dumps import dump_command
-from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
-from ..modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
-from ..names import store_status_text
-from ..scan import VRS, Garbled, Truncated, scan
+from ..files.scan import VRS, Garbled, Truncated, scan
+from ..net.association import Association
 from ..uids import NATIVE
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..datasets import encode_dataset
 from ..errors import DimseError
-from ..pywarnings import logged
+from ..files.part10 import encode_dataset
+from ..files.pywarnings import logged
 from ..uids import NATIVE
 
 if TYPE_CHECKING:

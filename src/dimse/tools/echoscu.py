@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .. import dumps
-from ..association import Association, Timeouts
 from ..cli import network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
+from ..core.negotiation import build_request
+from ..core.pdu import AssociateRQ
+from ..dcmtk import dumps
 from ..errors import AssociationAborted, AssociationRejected, DimseError
-from ..negotiation import build_request
-from ..pdu import AssociateRQ
+from ..net.association import Association, Timeouts
 from ..uids import VERIFICATION
 
 EXIT_ASSOCIATION_ABORTED = 70
@@ -109,7 +109,7 @@ async def _echo(wanted: Settings, log: logging.Logger, host: str, port: int, con
     try:
         assoc = await Association.request(host, port, rq, wanted.timeouts, **contexts.request_options)
     except AssociationRejected as exc:
-        log.critical("Association Rejected:\n%s", exc)
+        log.critical("Association Rejected:\n%s", describe(exc))
         return 1
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed: %s", describe(exc))

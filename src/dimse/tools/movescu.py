@@ -15,8 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import dumps
-from ..association import Association, Timeouts
 from ..cli import access, network, preferences, tls
 from ..cli.app import (
     add_ae_titles,
@@ -33,15 +31,17 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
 from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
-from ..datasets import BadDicomFile
+from ..core.negotiation import AcceptorPolicy, build_request
+from ..dcmtk import dumps
+from ..dcmtk.sopclasses import STORAGE_CLASSES
+from ..dcmtk.texts import move_status_text
 from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
+from ..files.part10 import BadDicomFile
 from ..move.identifier import KeyIdentifier
 from ..move.receiver import MoveReceiver
 from ..move.rewrite import OutputFormat
-from ..names import move_status_text
-from ..negotiation import AcceptorPolicy, build_request
-from ..server import Acceptor, serve
-from ..sopclasses import STORAGE_CLASSES
+from ..net.association import Association, Timeouts
+from ..net.server import Acceptor, serve
 from ..uids import VERIFICATION
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
@@ -332,7 +332,7 @@ class Mover:
         responses = self.assoc.move(identifier, self.destination, self.sop_class, message_id)
         log.info("Sending Move Request" if debug else f"Sending Move Request (MsgID {message_id})")
         if log.isEnabledFor(logging.INFO):  # the dump needs pydicom
-            from ..dsdump import dump_dataset
+            from ..dcmtk.dataset_dump import dump_dataset
 
             shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
             log.info("Request Identifiers:\n%s", dump_dataset(shown))
@@ -506,7 +506,7 @@ async def _run(
     try:
         assoc = await Association.request(host, port, rq, timeouts, **contexts.request_options)
     except AssociationRejected as exc:
-        log.critical("Association Rejected:\n%s", exc)
+        log.critical("Association Rejected:\n%s", describe(exc))
         return EXIT_CANNOT_NEGOTIATE
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed:\n%s", describe(exc))

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
 import signal
 from pathlib import Path
 
-from .. import dumps
-from ..association import Association, Timeouts
 from ..cli import network, preferences, tls
 from ..cli.app import (
     add_max_pdu,
@@ -32,16 +28,13 @@ from ..cli.app import (
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
-from ..commands import Command
-from ..connection import PresentationContext
-from ..datasets import meta_prefix
-from ..modality import modality_prefix
-from ..names import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
-from ..negotiation import AcceptorPolicy
-from ..pdu import AssociateAC, AssociateRJ, AssociateRQ
-from ..server import PROBE, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Acceptor, Services, serve
-from ..sopclasses import STORAGE_CLASSES
-from ..storage import FileSink, NullSink, UnsafeName, object_filename, path_inside
+from ..codes import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
+from ..core.negotiation import AcceptorPolicy
+from ..core.pdu import AssociateRJ, AssociateRQ
+from ..dcmtk.sopclasses import STORAGE_CLASSES
+from ..net.association import Timeouts
+from ..net.server import Acceptor, serve
+from ..scp.services import StoreServices
 from ..uids import VERIFICATION
 
 
@@ -72,84 +65,6 @@ def command_line() -> CommandLine:
     cmd.group("general", 1)
     add_output_directory(cmd)
     return cmd
-
-
-class StoreServices(Services):
-    """Writes each received object to ``<output>/<modality>.<SOP Instance UID>``."""
-
-    #: INFO line after an object was stored (None: say nothing)
-    stored_message: str | None = "storing DICOM file: %s"
-
-    def __init__(
-        self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger, keep_list: bool = False
-    ) -> None:
-        self.output = output
-        self.ignore = ignore
-        self.verbose_pc = verbose_pc
-        self.log = log
-        self.count = 0
-        #: write a Part 10 file (+F); False writes the bare data set (-F)
-        self.write_meta = True
-        #: paths of stored objects, kept only when asked for (a server runs for months)
-        self.stored: list[str] | None = [] if keep_list else None
-
-    def association_requested(self, rq: AssociateRQ) -> None:
-        self.log.info("Association Received")
-
-    def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
-        dump = dumps.dump_association(assoc.conn.request_pdu, ac, False)
-        self.log.log(logging.INFO if self.verbose_pc else logging.DEBUG, "Parameters:\n%s", dump)
-        self.log.info("Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
-
-    def association_ended(self, assoc: Association, how: str) -> None:
-        if how == "released":
-            self.log.info("Association Release")
-        elif how == "rejected":
-            self.log.info("Association Rejected")
-        elif how == "aborted":
-            self.log.info("Association Aborted")
-        elif how != PROBE:  # a port probe: the acceptor said so at info
-            self.log.error("Association ended: %s", how)
-
-    async def echo(self, assoc: Association, command: Command) -> int:
-        self.log.info("Received Echo Request (MsgID %d)", command.MessageID)
-        return 0
-
-    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command):
-        sop_class = command.get("AffectedSOPClassUID", "")
-        sop_instance = command.get("AffectedSOPInstanceUID", "")
-        self.log.info("Received Store Request (MsgID %d, %s)", command.MessageID, modality_prefix(sop_class))
-        if self.ignore:
-            return NullSink()
-        try:
-            path = path_inside(self.output, object_filename(sop_class, sop_instance))
-        except UnsafeName as exc:
-            self.log.error("refusing object: %s", exc)
-            return STATUS_CANNOT_UNDERSTAND
-        if os.path.exists(path):
-            self.log.warning("DICOM file already exists, overwriting: %s", path)
-        calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
-        prefix = meta_prefix(sop_class, sop_instance, ctx.transfer_syntax, calling) if self.write_meta else b""
-        try:
-            return FileSink(path, prefix)
-        except OSError as exc:
-            self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
-            return STATUS_OUT_OF_RESOURCES
-
-    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
-        if isinstance(sink, NullSink):
-            return 0
-        try:
-            path = sink.commit()
-        except OSError as exc:
-            self.log.error("cannot write DICOM file: %s: %s", sink.final_path, exc.strerror or exc)
-            return STATUS_OUT_OF_RESOURCES
-        if self.stored_message:
-            self.log.info(self.stored_message, path)
-        self.count += 1
-        if self.stored is not None:
-            self.stored.append(path)
-        return 0
 
 
 def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:

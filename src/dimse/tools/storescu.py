@@ -16,8 +16,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .. import dumps
-from ..association import MAX_WINDOW, Association
 from ..cli import identity, network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
@@ -26,9 +24,11 @@ from ..cli.options import CommandLine, CommandLineError, Parsed
 from ..cli.progress import NoBar
 from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
+from ..core.negotiation import MAX_CONTEXTS, build_request
+from ..dcmtk import dumps
+from ..dcmtk.sopclasses import STORESCU_DEFAULT_CLASSES
 from ..errors import AssociationRejected, DimseError
-from ..negotiation import MAX_CONTEXTS, build_request
-from ..sopclasses import STORESCU_DEFAULT_CLASSES
+from ..net.association import MAX_WINDOW, Association
 from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
@@ -326,7 +326,7 @@ class Run:
                 **self.tls.request_options,
             )
         except AssociationRejected as exc:
-            log.critical("Association Rejected:\n%s", exc)
+            log.critical("Association Rejected:\n%s", describe(exc))
             return 1, []
         except (DimseError, OSError) as exc:
             log.critical("Association Request Failed: %s", describe(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from .dcmtk_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
+from .uid_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
 
 _NUMERIC_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT"}
 

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 #: PS3.6 group 0000 (retired elements included): tag -> (keyword, VR)
 COMMAND_ELEMENTS: dict[int, tuple[str, str]] = {

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import names
+from .. import codes
+from ..uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from .pdu import (
     ABSTRACT_SYNTAX_NOT_SUPPORTED,
     ACCEPTANCE,
@@ -28,7 +29,6 @@ from .pdu import (
     UserIdentityRQ,
     UserInformation,
 )
-from .uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 MAX_CONTEXTS = 128
 
@@ -90,18 +90,18 @@ def _reject(result: int, source: int, reason: int) -> AssociateRJ:
 def negotiate(rq: AssociateRQ, policy: AcceptorPolicy) -> AssociateAC | AssociateRJ:
     """Answer an A-ASSOCIATE-RQ under ``policy``."""
     if not rq.protocol_version & 1:
-        return _reject(names.REJECT_PERMANENT, names.SOURCE_ACSE, names.REASON_PROTOCOL_VERSION)
+        return _reject(codes.REJECT_PERMANENT, codes.SOURCE_ACSE, codes.REASON_PROTOCOL_VERSION)
     if rq.application_context != APPLICATION_CONTEXT:
-        return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_APP_CONTEXT)
+        return _reject(codes.REJECT_PERMANENT, codes.SOURCE_USER, codes.REASON_APP_CONTEXT)
     if policy.check_called_ae and rq.called_ae != policy.ae_title:
-        return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_CALLED_AE)
+        return _reject(codes.REJECT_PERMANENT, codes.SOURCE_USER, codes.REASON_CALLED_AE)
     if policy.vetting is not None and (rj := policy.vetting(rq)) is not None:
         return rj
     identity_answer = None
     if policy.identity is not None and rq.user_info.user_identity_rq is not None:
         identity_answer = policy.identity(rq.user_info.user_identity_rq)
         if identity_answer is False:
-            return _reject(names.REJECT_PERMANENT, names.SOURCE_USER, names.REASON_NO_REASON)
+            return _reject(codes.REJECT_PERMANENT, codes.SOURCE_USER, codes.REASON_NO_REASON)
 
     answers, accepted, seen = [], set(), set()
     for ctx in rq.contexts:

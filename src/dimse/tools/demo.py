@@ -19,14 +19,14 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRLittleEndian
 
-from .association import associate
-from .datasets import BadDicomFile, read_any, read_part10_header
-from .dcmtk_names import ts_description
-from .errors import DimseError
-from .negotiation import MAX_CONTEXTS, AcceptorPolicy
-from .server import Acceptor, serve
-from .tools.storescp import StoreServices
-from .uids import UNCOMPRESSED
+from ..core.negotiation import MAX_CONTEXTS, AcceptorPolicy
+from ..dcmtk.uid_names import ts_description
+from ..errors import DimseError
+from ..files.part10 import BadDicomFile, read_any, read_part10_header
+from ..net.association import associate
+from ..net.server import Acceptor, serve
+from ..scp.services import StoreServices
+from ..uids import UNCOMPRESSED
 
 
 def sample_files() -> list[Path]:

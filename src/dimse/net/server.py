@@ -14,18 +14,19 @@ import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import events as ev
+from ..codes import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION
+from ..core import events as ev
+from ..core.commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
+from ..core.connection import Connection, PresentationContext
+from ..core.fsm import State
+from ..core.negotiation import AcceptorPolicy, negotiate
+from ..core.pdu import AssociateAC, AssociateRJ, AssociateRQ
+from ..dcmtk.texts import abort_text
+from ..errors import AssociationAborted, DimseError, NetworkTimeout
+from ..files.storage import NullSink
+from ..files.structure import checker_for
 from .association import Association, Timeouts, configure_socket
 from .channel import Channel
-from .commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
-from .connection import Connection, PresentationContext
-from .errors import AssociationAborted, DimseError, NetworkTimeout
-from .fsm import State
-from .names import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION, abort_text
-from .negotiation import AcceptorPolicy, negotiate
-from .pdu import AssociateAC, AssociateRJ, AssociateRQ
-from .storage import NullSink
-from .structure import checker_for
 from .tls import describe_error as describe_tls_error
 
 log = logging.getLogger("dimse.server")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import struct
 import zlib
 
-from .errors import DimseError
+from ..errors import DimseError
+from ..uids import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 from .scan import ITEM, ITEM_END, LONG_VRS, MAX_DEPTH, SEQUENCE_END, UNDEFINED, VRS, Garbled, Truncated
-from .uids import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 Buffer = bytes | bytearray | memoryview
 

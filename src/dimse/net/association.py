@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from . import events as ev
-from .channel import Channel
-from .commands import (
+from ..core import events as ev
+from ..core.commands import (
     C_ECHO_RSP,
     C_STORE_RSP,
     PRIORITY_MEDIUM,
@@ -32,19 +31,12 @@ from .commands import (
     c_move_rq,
     c_store_rq,
 )
-from .connection import Connection, PeerProtocolError, PresentationContext, Violation
-from .datasets import (
-    FILE_ERROR,
-    PREMATURE_END,
-    BadDicomFile,
-    SourceChanged,
-    decode_dataset,
-    encode_dataset,
-    read_any,
-    read_part10_header,
-    read_sop_uids,
-)
-from .errors import (
+from ..core.connection import Connection, PeerProtocolError, PresentationContext, Violation
+from ..core.fsm import State
+from ..core.negotiation import build_request
+from ..core.pdu import AssociateRQ
+from ..dcmtk.texts import StatusClass, status_class
+from ..errors import (
     AssociationAborted,
     AssociationRejected,
     DimseError,
@@ -55,12 +47,20 @@ from .errors import (
     ProtocolError,
     UnknownHost,
 )
-from .fsm import State
-from .names import StatusClass, status_class
-from .negotiation import build_request
-from .pdu import AssociateRQ
-from .scan import Garbled
-from .uids import NATIVE, VERIFICATION, DeflatedExplicitVRLittleEndian
+from ..files.part10 import (
+    FILE_ERROR,
+    PREMATURE_END,
+    BadDicomFile,
+    SourceChanged,
+    decode_dataset,
+    encode_dataset,
+    read_any,
+    read_part10_header,
+    read_sop_uids,
+)
+from ..files.scan import Garbled
+from ..uids import NATIVE, VERIFICATION, DeflatedExplicitVRLittleEndian
+from .channel import Channel
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from .errors import DimseError
+from ..errors import DimseError
 
 UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .commands import Command
-from .dcmtk_names import dcmtk_name
-from .names import CONTEXT_RESULT
-from .pdu import AssociateAC, AssociateRQ, RoleSelection
+from ..core.commands import Command
+from ..core.pdu import AssociateAC, AssociateRQ, RoleSelection
+from .texts import CONTEXT_RESULT
+from .uid_names import dcmtk_name
 
 
 def _role(role: RoleSelection | None) -> str:

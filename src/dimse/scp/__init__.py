@@ -1,0 +1,1 @@
+"""The Storage SCP service that storescp, movescu and the demo are made of."""
