@@ -3,7 +3,7 @@
 An Acceptor runs in-process on 127.0.0.1, in an event loop of its own thread, with small
 timeouts; the hostile peer is a blocking socket speaking bytes built with our encoder or
 forged by hand.  After each attack: the A-ABORT or A-ASSOCIATE-RJ PS3.8 prescribes (or a
-closed connection), a line on the ``dimse.net.server`` log, nothing left in the output folder,
+closed connection), a line on the ``dimse.server`` log, nothing left in the output folder,
 bounded memory, and an honest echo served next.  The limits of the sans-IO core (item and
 PDV counts, context IDs) are also checked without sockets.
 
@@ -150,8 +150,8 @@ class Lines(logging.Handler):
 
 @pytest.fixture
 def server_log():
-    """The lines logged on ``dimse.net.server`` (whatever a CLI test did to the logging tree)."""
-    logger = logging.getLogger("dimse.net.server")
+    """The lines logged on ``dimse.server`` (whatever a CLI test did to the logging tree)."""
+    logger = logging.getLogger("dimse.server")
     handler, level = Lines(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
