@@ -22,7 +22,7 @@ from dimse.core.commands import response_to
 from dimse.core.connection import Connection
 from dimse.core.negotiation import AcceptorPolicy, build_request, negotiate
 from dimse.net.association import Association, Timeouts
-from dimse.store.sender import Dots, SendOptions, StoreWindow
+from dimse.store.sender import Dots, InFlight, Outcome, Progress, SendOptions, StoreWindow, send_file, start_file
 
 from .conftest import ours, run, running
 from .test_storescu import keep_into, pynetdicom_scp
@@ -192,3 +192,27 @@ def test_no_window_item_means_one(tmp_path):
     assert negotiate(
         rq, AcceptorPolicy(transfer_syntaxes={CTImageStorage: [LEE]}, async_ops=(4, 1))
     ).user_info.async_ops == (4, 1)
+
+
+def test_start_file_leaves_the_response_to_come_send_file_waits_for_it(tmp_path):
+    """start_file gives the store in flight (its response read later, as the window does);
+    send_file gives the finished Outcome: which one does not depend on a flag."""
+    files = make_files(tmp_path / "in", 2)
+    peer = ReversingAcceptor(window=1)  # answers each C-STORE at once: 0xB000 for odd message IDs
+    log = logging.getLogger("test")
+
+    async def scenario() -> tuple[object, int, object]:
+        rq = build_request("SCU", "ANY-SCP", [(CTImageStorage, [LEE])], async_ops=(2, 1))
+        assoc = await Association.request("127.0.0.1", peer.port, rq, Timeouts(acse=10, dimse=10, socket=10))
+        try:
+            started = await start_file(assoc, str(files[0]), SendOptions(), log, Progress(Dots(False)))
+            assert isinstance(started, InFlight)
+            rsp = await assoc.store_response([started.message_id])
+            finished = await send_file(assoc, str(files[1]), SendOptions(), log, Progress(Dots(False)))
+        finally:
+            await assoc.release()
+        return started, rsp.Status, finished
+
+    started, first_status, finished = asyncio.run(scenario())
+    assert isinstance(started, InFlight) and started.outcome.status is None and first_status == 0xB000
+    assert isinstance(finished, Outcome) and finished.status == 0x0000 and finished.ok

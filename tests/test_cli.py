@@ -146,3 +146,88 @@ def test_dcmdictpath_adds_entries(tmp_path, monkeypatch):
     assert keyword_for_tag(0x00427777) == "MyLocalAttribute" and dictionary_VR(0x00427777) == "LO"
     assert get_private_entry(0x00091010, "ACME 1.0")[2] == "AcmeCounter"
     assert keyword_for_tag(0x00100010) == "PatientName"  # pydicom's own entries stay
+
+
+def test_exclusive_listing_runs_before_the_tool(capsys):
+    """A listing option (``+cc``, ``+ph``) is handled by app.run like --help: printed, exit 0,
+    no parameter needed and the tool's body never runs."""
+    from dimse.cli.app import run as run_tool
+
+    cmd = make()
+    cmd.add("+cc", "--list-things", "list and exit", exclusive=True)
+    cmd.on_exclusive("--list-things", lambda out: out.write("thing one\n"))
+
+    async def body(parsed):
+        raise AssertionError("the body ran")
+
+    assert run_tool(cmd, ["+cc"], body) == 0
+    assert capsys.readouterr().out == "thing one\n"
+    assert run_tool(cmd, ["+cc", "-h"], body) == 0  # --help first, as before
+    assert capsys.readouterr().out.startswith("$dimse: tool v0 $")
+    with pytest.raises(ValueError):
+        cmd.on_exclusive("--aetitle", lambda out: None)  # not an exclusive option
+
+
+def test_conditions_follow_the_kind_not_the_words():
+    """The DCMTK condition for an error comes from its type and kind; the message only fills
+    in the words at the end of a line."""
+    from dimse.cli.conditions import ACSE_TIMEOUT, DIMSE_TIMEOUT, PEER_ABORTED, describe
+    from dimse.errors import AssociationAborted, NetworkTimeout
+
+    assert describe(NetworkTimeout("no DIMSE message", NetworkTimeout.DIMSE)) == DIMSE_TIMEOUT
+    assert describe(NetworkTimeout("DIMSE", NetworkTimeout.ACSE)) == ACSE_TIMEOUT
+    # a timeout that does not say its kind is told in our words, whatever its message says
+    assert describe(NetworkTimeout("timeout waiting for DIMSE message")) == (
+        "0006:031c TCP Initialization Error: timeout waiting for DIMSE message"
+    )
+    assert describe(AssociationAborted("connection lost", by_peer=True)) == PEER_ABORTED
+    assert describe(AssociationAborted("Peer went away", by_peer=False)) == "0006:0317 Peer went away"
+
+
+def test_exit_codes_are_dcmtks():
+    """Each tool's exit codes carry DCMTK's values (spec sections 4.1 and 8.1)."""
+    from dimse.cli.app import ExitCode
+    from dimse.tools.echoscu import EchoscuExit
+    from dimse.tools.movescu import MovescuExit
+    from dimse.tools.storescp import StorescpExit
+    from dimse.tools.storescu import StorescuExit
+
+    assert ExitCode.COMMANDLINE_SYNTAX_ERROR == 1 and ExitCode.NO_ERROR == 0
+    assert (StorescuExit.FAILURE, StorescuExit.NO_STATUS, StorescpExit.FAILURE, EchoscuExit.ASSOCIATION_ABORTED) == (
+        1,
+        10,
+        1,
+        70,
+    )
+    assert {m.name: m.value for m in MovescuExit} == {
+        "NO_ERROR": 0,
+        "COMMANDLINE_SYNTAX_ERROR": 1,
+        "CANNOT_WRITE_OUTPUT_FILE": 40,
+        "INVALID_OUTPUT_DIRECTORY": 45,
+        "CANNOT_INITIALIZE_NETWORK": 60,
+        "CANNOT_NEGOTIATE_ASSOCIATION": 61,
+        "NO_PRESENTATION_CONTEXT": 66,
+        "CANNOT_CLOSE_ASSOCIATION": 67,
+        "CMOVE_WARNING": 68,
+        "CMOVE_ERROR": 69,
+        "CANNOT_CREATE_TLS_LAYER": 70,
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "syntaxes"),
+    [
+        ("-x=", ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2")),
+        ("-xe", ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2")),
+        ("-xb", ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2")),
+        ("-xd", ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2")),
+        ("-xi", ("1.2.840.10008.1.2",)),
+    ],
+)
+def test_movescu_proposes_from_storescus_table(option, syntaxes):
+    """movescu's -x* options come from store.proposal's table, in one context per model class."""
+    from dimse.tools import movescu
+
+    parsed = movescu.command_line().parse([option, "-k", "PatientID=1", "127.0.0.1", "104"])
+    contexts = movescu.read_settings(parsed).rq.contexts
+    assert [tuple(c.transfer_syntaxes) for c in contexts] == [syntaxes, syntaxes]

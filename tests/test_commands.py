@@ -6,6 +6,7 @@ import struct
 
 import pytest
 
+from dimse.codes import CommandField
 from dimse.core.commands import (
     C_CANCEL_RQ,
     C_ECHO_RQ,
@@ -284,3 +285,15 @@ def test_malformed_command_set_raises_protocol_error(raw):
 def test_non_ascii_text_does_not_escape_as_unicode_error():
     raw = element(0x0100, b"\x30\x00") + element(0x0902, b"caf\xe9")
     assert decode_command(raw).ErrorComment.startswith("caf")
+
+
+def test_command_field_names_are_the_enum_members():
+    """The old names are the CommandField members, and a command set built with them is coded
+    exactly as one built with the plain numbers."""
+    assert C_STORE_RQ is CommandField.C_STORE_RQ and C_ECHO_RSP is CommandField.C_ECHO_RSP
+    assert C_CANCEL_RQ is CommandField.C_CANCEL_RQ
+    with_member = Command(CommandField=C_ECHO_RQ, MessageID=1, CommandDataSetType=NO_DATASET)
+    with_int = Command(CommandField=0x0030, MessageID=1, CommandDataSetType=NO_DATASET)
+    assert encode_command(with_member) == encode_command(with_int)
+    assert decode_command(encode_command(with_member)).CommandField == CommandField.C_ECHO_RQ
+    assert with_member.name == "C-ECHO RQ"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import pytest
 
+from dimse.codes import AbortReason, AbortSource, RejectReason, RejectResult, RejectSource
 from dimse.core import events as ev
 from dimse.core.commands import C_ECHO_RSP, Command, c_echo_rq, c_store_rq, encode_command, response_to
 from dimse.core.connection import DEFAULT_SEND_PDU, Connection, PresentationContext
@@ -32,7 +34,7 @@ from dimse.core.pdu import (
     encode,
     pdata_header,
 )
-from dimse.errors import LocalProtocolError
+from dimse.errors import AssociationRejected, LocalProtocolError
 
 S = State
 VERIFICATION = "1.2.840.10008.1.1"
@@ -952,3 +954,56 @@ def test_abort_pdu_bytes_from_provider():
     req, acc = pair()
     acc.receive_data(struct.pack(">BxL", 0x04, 0))  # P-DATA-TF without any PDV
     assert out(acc) == bytes.fromhex("07 00 00000004 00 00 02 06")
+
+
+# ---------------------------------------------------------------------------- events and codes
+
+
+def test_events_are_frozen_and_share_one_base():
+    """Whatever the path a data set fragment took (the one-fragment fast path, or a PDU of
+    several PDVs), its event is frozen, equal field by field, and an ev.Event."""
+    req, acc = pair()
+    req.send_command(3, c_store_rq(1, CT, "1.2.3"))
+    req.send_data(3, b"abcd", last=False)
+    transfer(req, acc)
+    acc.receive_data(encode(PDataTF([PDV(3, False, False, b"ef"), PDV(3, False, True, b"gh")])))
+    command, fast, *slow = drain(acc)
+    assert isinstance(command, ev.CommandReceived)
+    assert fast == ev.DataReceived(3, memoryview(b"abcd"), False)
+    assert slow == [ev.DataReceived(3, memoryview(b"ef"), False), ev.DataReceived(3, memoryview(b"gh"), True)]
+    for event in (command, fast, *slow):
+        assert isinstance(event, ev.Event)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.context_id = 5
+    assert repr(fast).startswith("DataReceived(context_id=3, data=<memory at ")
+
+
+def test_abort_events_carry_the_abort_codes():
+    req, acc = pair()
+    acc.receive_data(encode(ReleaseRP()))  # not allowed in Sta6: AA-8
+    (aborted,) = drain(acc)
+    assert aborted.source is AbortSource.SERVICE_PROVIDER
+    assert aborted.reason is AbortReason.UNEXPECTED_PDU
+    req.receive_data(encode(Abort(2, 0x42)))  # a reason PS3.8 does not name
+    (aborted,) = drain(req)
+    assert aborted == ev.Aborted(AbortSource.SERVICE_PROVIDER, 0x42, True)
+    assert isinstance(aborted.reason, AbortReason)
+
+
+def test_local_abort_sends_its_codes():
+    req, acc = pair()
+    acc.abort(AbortSource.SERVICE_PROVIDER, AbortReason.INVALID_PDU_PARAMETER_VALUE)
+    assert out(acc) == bytes.fromhex("07 00 00000004 00 00 02 06")
+    req.abort(0, 5)  # a service user's abort has no reason
+    assert out(req) == bytes.fromhex("07 00 00000004 00 00 00 00")
+
+
+def test_rejection_codes_are_enums_on_the_event_and_on_the_error():
+    req = reach(S.STA5)
+    req.receive_data(encode(AssociateRJ(1, 2, 2)))
+    (rejected,) = drain(req)
+    rj = rejected.reject
+    assert (rj.result, rj.source, rj.reason) == (RejectResult.PERMANENT, RejectSource.ACSE, 2)
+    error = AssociationRejected(rj.result, rj.source, rj.reason)
+    assert error.reason is RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED
+    assert str(error) == "association rejected (result 1, source 2, reason 2)"

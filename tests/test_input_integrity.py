@@ -8,6 +8,7 @@ DCMTK's storescp.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -19,7 +20,11 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import generate_uid
 
+from dimse import associate
+from dimse.files.part10 import BadDicomFile
+
 from .conftest import CT_SMALL, dcmtk, ours, run, running
+from .test_scan import with_stray_delimiter
 
 pynetdicom = pytest.importorskip("pynetdicom")
 from pynetdicom import AE, evt  # noqa: E402
@@ -219,24 +224,25 @@ def test_bad_input_gets_dcmtk_lines_and_exit_code(port, tmp_path, kind):
 
 def test_truncated_while_in_an_operations_window_resends_what_was_in_flight(port, tmp_path):
     """Ours -> our storescp, which grants a window of 16: f0 and f1 go out without waiting, then
-    the 32 MB f2, cut short on disk as soon as f0 is stored.  f2's association is aborted; with
-    -nh every other file arrives (what was in flight is sent again on the new association)."""
+    the 32 MB f2, cut short on disk as soon as it starts arriving (its temporary file appears).
+    f2's association is aborted; with -nh every other file arrives (what was in flight is sent
+    again on the new association)."""
     first = ct_copies(tmp_path / "a", 2)
     big = ct_copies(tmp_path / "b", 1, pixels=32 << 20)[0]
     last = ct_copies(tmp_path / "c", 1)
     out = tmp_path / "out"
     out.mkdir()
-    marker = out / f"CT.{uid_of(first[0])}"
+    marker = out / f".CT.{uid_of(big)}.part"  # storescp's temporary file: f2 is on the wire
     done = threading.Event()
 
-    def cut_when_first_is_stored() -> None:
+    def cut_when_it_arrives() -> None:
         while not done.is_set():
             if marker.exists():
                 os.truncate(big, 4096)
                 return
             done.wait(0.005)
 
-    watcher = threading.Thread(target=cut_when_first_is_stored)
+    watcher = threading.Thread(target=cut_when_it_arrives)
     files = [*map(str, first), str(big), *map(str, last)]
     with running([ours("storescp"), "-od", str(out), str(port)], port):
         watcher.start()
@@ -250,3 +256,27 @@ def test_truncated_while_in_an_operations_window_resends_what_was_in_flight(port
     assert result.stderr.count("I: Requesting Association") == 2
     stored = sorted(p.name for p in out.iterdir())
     assert stored == sorted(f"CT.{uid_of(Path(f))}" for f in [*first, *last])
+
+
+def test_store_file_refuses_what_storescu_refuses(port, tmp_path):
+    """The API's store_file and storescu read a file the one way (files.source): a data set
+    broken inside is refused by both in the same words before anything of it is sent, and the
+    association goes on."""
+    broken = with_stray_delimiter(tmp_path)
+
+    async def api() -> tuple[BadDicomFile, int]:
+        assoc = await associate("127.0.0.1", port, [(CTImageStorage, [LEE, LEI])], called_ae="PYSCP")
+        try:
+            with pytest.raises(BadDicomFile) as caught:
+                await assoc.store_file(broken)
+            status = (await assoc.store_file(CT_SMALL)).Status
+        finally:
+            await assoc.release()
+        return caught.value, status
+
+    with storage_scp(port) as stored:
+        refused, status = asyncio.run(api())
+        result = run([ours("storescu"), "-aec", "PYSCP", "127.0.0.1", str(port), broken])
+    assert status == 0 and stored == [uid_of(CT_SMALL)]
+    assert f"E: Bad DICOM file: {broken}: {refused}" in result.stderr
+    assert refused.condition_line == "0001:0006 Corrupted data"

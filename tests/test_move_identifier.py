@@ -205,3 +205,19 @@ def test_move_without_pydicom(archive, tmp_path):  # noqa: F811 (the fixture)
     imported = [line for line in done.stderr.splitlines() if "import time:" in line]
     assert imported, "no -X importtime output"
     assert not [line for line in imported if "pydicom" in line or "numpy" in line]
+
+
+def test_identifier_and_keys_read_the_key_syntax_once():
+    """``-k`` text is split in one place (``identifier.split_key``), and ``move.identifier``
+    (no pydicom) never imports ``move.keys``: the two modules do not import each other."""
+    import ast
+    from pathlib import Path
+
+    import dimse.move.identifier as identifier
+
+    tree = ast.parse(Path(identifier.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "keys" not in imported
+    assert identifier.split_key(" 0x0010 , 0x0020=ID=1") == (0x00100020, " 0x0010 , 0x0020", "ID=1")
+    assert identifier.split_key("PatientID=") == (None, "PatientID", "")
+    assert parse_keys(["0010,0020=ID=1"])[0].value == "ID=1"

@@ -6,6 +6,7 @@ import struct
 
 import pytest
 
+from dimse.codes import AbortReason, AbortSource, ContextResult, RejectReason, RejectResult, RejectSource
 from dimse.core.pdu import (
     A_ABORT,
     A_ASSOCIATE_AC,
@@ -42,7 +43,7 @@ from dimse.core.pdu import (
     pdata_header,
     pdata_header_pdv,
 )
-from dimse.errors import PDUError
+from dimse.errors import DimseError, EncodingError, PDUError, ProtocolError
 
 VERIFICATION = "1.2.840.10008.1.1"
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -387,8 +388,15 @@ def test_ae_titles_space_padded_to_16():
 
 
 def test_ae_title_longer_than_16_is_refused():
-    with pytest.raises(PDUError):
+    with pytest.raises(EncodingError) as refused:
         encode(AssociateRQ("SEVENTEEN-CHARS-A", "B", [], UserInformation()))
+    _is_our_mistake(refused.value)
+
+
+def _is_our_mistake(exc: Exception) -> None:
+    """What we cannot encode is our error, not a peer's protocol violation."""
+    assert isinstance(exc, DimseError) and isinstance(exc, ValueError)
+    assert not isinstance(exc, ProtocolError)
 
 
 def test_ae_titles_are_trimmed_on_decode():
@@ -721,5 +729,29 @@ def test_unknown_pdu_type_raises(pdu_type):
 
 
 def test_item_too_long_for_its_length_field_is_refused_on_encode():
-    with pytest.raises(PDUError):
+    with pytest.raises(EncodingError, match="item 0x30 too long") as refused:
         encode(AssociateRQ("A", "B", [PresentationContextRQ(1, "1." * 40000, [IMPLICIT])], UserInformation()))
+    _is_our_mistake(refused.value)
+
+
+def test_decoded_codes_are_enums_that_keep_unknown_values():
+    rj = decode_pdu(A_ASSOCIATE_RJ, bytes([0, 1, 2, 9]))
+    assert isinstance(rj, AssociateRJ)
+    assert (rj.result, rj.source) == (RejectResult.PERMANENT, RejectSource.ACSE)
+    assert isinstance(rj.reason, RejectReason) and rj.reason == 9  # no such reason: kept
+    abort = decode_pdu(A_ABORT, bytes([0, 0, 2, 0x33]))
+    assert isinstance(abort, Abort)
+    assert abort.source is AbortSource.SERVICE_PROVIDER
+    assert isinstance(abort.reason, AbortReason) and abort.reason == 0x33
+    assert decode_pdu(A_ABORT, bytes([0, 0, 2, 6])) == Abort(2, 6)
+    assert encode(abort) == encode(Abort(2, 0x33))
+
+
+def test_decoded_context_results_are_enums():
+    contexts = [PresentationContextAC(1, ContextResult.ACCEPTANCE, IMPLICIT), PresentationContextAC(3, 7)]
+    ac = AssociateAC("A", "B", contexts)
+    decoded = decode_pdu(A_ASSOCIATE_AC, encode(ac)[6:])
+    assert isinstance(decoded, AssociateAC)
+    results = [c.result for c in decoded.contexts]
+    assert results == [ContextResult.ACCEPTANCE, 7]
+    assert all(isinstance(r, ContextResult) for r in results)

@@ -27,11 +27,13 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
 
+import dimse
 from dimse.core.commands import c_store_rq, decode_command, encode_command
 from dimse.core.negotiation import build_request
 from dimse.core.pdu import AssociateAC, encode
 from dimse.files.part10 import BadDicomFile, read_part10_header
 from dimse.files.scan import Garbled, Truncated, scan
+from dimse.files.storage import FileSink, NullSink
 from dimse.files.structure import INFLATE_STEP, StructureChecker, Undeflatable, check, checker_for
 
 from . import test_movescu_hostile as hostile
@@ -593,3 +595,17 @@ def test_inflating_is_bounded_whatever_the_ratio():
 def test_private_transfer_syntax_is_not_judged():
     assert checker_for("1.2.840.113619.5.2") is None  # GE's implicit big endian: not ours to read
     assert checker_for("1.2.840.10008.1.2.4.50") is not None  # encapsulated: explicit VR little endian
+
+
+def test_our_sinks_have_what_the_acceptor_uses(tmp_path):
+    """dimse.Sink names what the acceptor calls on a store_sink's result; FileSink and NullSink
+    have all of it, and say whether the data set is walked on its way (a NullSink's is not)."""
+    assert "Sink" in dimse.__all__
+    kept = FileSink(str(tmp_path / "kept"))
+    try:
+        for sink in (kept, NullSink()):
+            assert all(callable(getattr(sink, name)) for name in ("write", "commit", "discard"))
+        assert kept.check_structure is True and NullSink().check_structure is False
+    finally:
+        kept.discard()
+    assert list(tmp_path.iterdir()) == []

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
 
-from dimse.files.part10 import BadDicomFile, read_part10_header, read_sop_uids
+from dimse.files.part10 import CORRUPTED, BadDicomFile, decode_dataset, read_part10_header, read_sop_uids
 from dimse.files.scan import Garbled, Truncated, scan
+from dimse.files.source import open_source
 
 from .conftest import CT_SMALL, SAMPLES
 
@@ -113,3 +114,67 @@ def test_meta_prefix_is_what_pydicom_writes():
         fp.write(bytes(128) + b"DICM")
         write_file_meta_info(fp, meta, enforce_standard=True)
         assert meta_prefix(sop_class, instance, syntax, ae) == fp.getvalue()
+
+
+LEI, LEE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+
+
+def with_stray_delimiter(folder) -> str:
+    """CT_small with an item delimiter after its first element: well-formed to pydicom's
+    forced reading, not to DCMTK (nor to us)."""
+    data = CT_SMALL.read_bytes()
+    start = read_part10_header(CT_SMALL).dataset_offset
+    first_end = start + 8 + int.from_bytes(data[start + 6 : start + 8], "little")
+    path = folder / "stray.dcm"
+    path.write_bytes(data[:first_end] + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + data[first_end:])
+    return str(path)
+
+
+def test_source_of_a_whole_file_is_its_bytes_on_disk():
+    """Opened once, not decoded: the data set as it is (from memory: a small file was read
+    whole with its header), its data set's UIDs; closed once sent."""
+    header = read_part10_header(CT_SMALL)
+    ds = dcmread(CT_SMALL)
+    with open_source(CT_SMALL) as source:
+        assert (source.sop_class, source.sop_instance) == (ds.SOPClassUID, ds.SOPInstanceUID)
+        assert source.transfer_syntax == header.transfer_syntax == LEE
+        payload = source.payload(LEE)
+        assert bytes(payload) == CT_SMALL.read_bytes()[header.dataset_offset :]
+        assert source.dataset is None
+        handle = source.fp
+    assert handle.closed and source.fp is None
+
+
+def test_source_is_coded_again_only_without_a_codec():
+    """Another native syntax: decoded and encoded (the same data set); a compressed one: None
+    (a codec's work, storescu's transcoder)."""
+    with open_source(CT_SMALL) as source:
+        implicit = source.payload(LEI)
+        assert isinstance(implicit, bytes) and source.dataset is not None
+        assert source.payload(JPEG_BASELINE) is None
+    assert decode_dataset(implicit, LEI) == dcmread(CT_SMALL)
+
+
+def test_source_refuses_a_broken_structure_in_dcmtks_words(tmp_path):
+    with pytest.raises(BadDicomFile) as caught:
+        open_source(with_stray_delimiter(tmp_path))
+    assert caught.value.condition == CORRUPTED
+    assert caught.value.detail == "DcmItem: item delimiter outside an item"
+
+
+def test_source_of_a_bare_data_set_is_checked_then_decoded(tmp_path):
+    """No meta header: with +f (the default) checked in the encoding its first element shows,
+    then decoded; with +fo refused."""
+    data = CT_SMALL.read_bytes()
+    bare = tmp_path / "bare.dcm"
+    bare.write_bytes(data[read_part10_header(CT_SMALL).dataset_offset :])
+    with open_source(bare) as source:
+        assert source.dataset is not None and source.region is None
+        assert source.sop_instance == dcmread(CT_SMALL).SOPInstanceUID
+    with pytest.raises(BadDicomFile):
+        open_source(bare, allow_dataset=False)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(bare.read_bytes()[:-100])
+    with pytest.raises(BadDicomFile, match="premature end"):
+        open_source(cut)

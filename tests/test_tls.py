@@ -7,7 +7,9 @@ key, and DER copies.  Each test says which storescu/storescp runs (DCMTK's or ou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import logging
 import ssl
 import subprocess
 from pathlib import Path
@@ -442,6 +444,24 @@ def test_movescu_tls_layer_failure_exit_code(pki):
     )
     assert done.returncode == 70
     assert "do not match" in done.stderr
+
+
+def test_movescu_asks_the_key_password_once_for_both_sides(pki, monkeypatch):
+    """movescu's client and server contexts come from one key: +ps asks for its password once,
+    and each side gets its own settings (neither context is built from the other's)."""
+    from dimse.cli import tls
+    from dimse.tools import movescu
+
+    asked = []
+    monkeypatch.setattr(tls, "_prompt", lambda: asked.append(1) or "secret")
+    real = tls.make_context  # whatever make_context does with the settings it is given
+    monkeypatch.setattr(tls, "make_context", lambda settings, warn: real(dataclasses.replace(settings), warn))
+    args = ["+tls", pki.client_key_encrypted, pki.client_cert, "+cf", pki.ca, "-k", "PatientID=1", "127.0.0.1", "104"]
+    contexts = tls.TLSContexts(movescu.command_line().parse(args), "both", logging.getLogger("dimse.test"))
+    assert asked == [1]
+    assert contexts.client is not None and contexts.server is not None
+    assert contexts.client.verify_mode == contexts.server.verify_mode == ssl.CERT_REQUIRED
+    assert not contexts.client.check_hostname  # a client context, the other a server one
 
 
 # ------------------------------------------------------------------ echoscu, SNI

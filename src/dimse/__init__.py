@@ -14,7 +14,7 @@ from .errors import (
     UnknownHost,
 )
 from .net.association import Association, Timeouts, associate
-from .net.server import Acceptor, Services, serve
+from .net.server import Acceptor, Services, Sink, serve
 
 __all__ = [
     "Acceptor",
@@ -30,6 +30,7 @@ __all__ = [
     "PresentationContext",
     "ProtocolError",
     "Services",
+    "Sink",
     "Timeouts",
     "UnknownHost",
     "__version__",

@@ -1,6 +1,10 @@
 """The project's exceptions: one family, so callers catch exactly what the network can do."""
 
+from __future__ import annotations
+
 import socket
+
+from .codes import AbortReason, AbortSource, RejectReason, RejectResult, RejectSource
 
 
 class DimseError(Exception):
@@ -12,7 +16,13 @@ class ProtocolError(DimseError):
 
 
 class PDUError(ProtocolError):
-    """Bytes that are not a valid PDU."""
+    """Bytes received that are not a valid PDU (the peer's fault; see EncodingError for ours)."""
+
+
+class EncodingError(DimseError, ValueError):
+    """Something of ours does not fit the wire format (an AE title longer than 16 characters,
+    an item longer than its 16-bit length field): a local mistake, never the peer's, so it is
+    not a ProtocolError."""
 
 
 class PeerRequestedRelease(ProtocolError):
@@ -24,15 +34,33 @@ class LocalProtocolError(DimseError):
 
 
 class AssociationRejected(DimseError):
-    """The peer sent A-ASSOCIATE-RJ."""
+    """The peer sent A-ASSOCIATE-RJ; ``result``, ``source`` and ``reason`` are its codes."""
 
     def __init__(self, result: int, source: int, reason: int) -> None:
-        self.result, self.source, self.reason = result, source, reason
+        self.result = RejectResult(result)
+        self.source = RejectSource(source)
+        self.reason = RejectReason(reason)
         super().__init__(f"association rejected (result {result}, source {source}, reason {reason})")
 
 
 class AssociationAborted(DimseError):
-    """The association ended by A-ABORT (either side) or by a lost connection."""
+    """The association ended by A-ABORT (either side) or by a lost connection.
+
+    Where the raiser knows them: ``by_peer`` (the peer sent the A-ABORT), and the abort's
+    ``source`` and ``reason`` codes; None when not said."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        by_peer: bool | None = None,
+        source: int | None = None,
+        reason: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.by_peer = by_peer
+        self.source = None if source is None else AbortSource(source)
+        self.reason = None if reason is None else AbortReason(reason)
 
 
 class NetworkTimeout(DimseError):

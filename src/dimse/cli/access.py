@@ -34,7 +34,9 @@ def _rules(path: str) -> list[tuple[list[str], list[str]]]:
 
 def _fields(line: str) -> list[str]:
     """Split a rule at the colons that are not inside ``[ipv6]`` brackets."""
-    fields, current, depth = [], [], 0
+    fields: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in line:
         depth += {"[": 1, "]": -1}.get(ch, 0)
         if ch == ":" and depth == 0:

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._version import __version__
 from .logs import add_logging_options, quiet_requested
-from .options import CommandLine, CommandLineError, ExitRequest
+from .options import CommandLine, CommandLineError, ExitRequest, Parsed
 
-EXIT_OK = 0
-EXIT_SYNTAX = 1
-EXIT_INTERRUPTED = 130
-EXIT_INTERNAL_ERROR = 1
+if TYPE_CHECKING:
+    from ..net.association import Association
+
+
+class ExitCode(IntEnum):
+    """What :func:`run` itself returns; each tool's own codes are an IntEnum in its module.
+
+    DCMTK's values (ofexit.h): 0 for success, 1 for a command-line error.  DCMTK has no code
+    for a failure of the tool itself (a bug); its tools give 1 for every failure they have no
+    code of their own for (storescu gives 1 for all of them), so ours give 1 too.
+    """
+
+    NO_ERROR = 0  # EXITCODE_NO_ERROR; also --help, --version and no arguments
+    COMMANDLINE_SYNTAX_ERROR = 1  # EXITCODE_COMMANDLINE_SYNTAX_ERROR
+    INTERNAL_ERROR = 1  # same value as DCMTK's generic failure (an alias of the member above)
+    INTERRUPTED = 130  # Ctrl-C: what a shell reports for a program ended by SIGINT
 
 
 def new_command_line(tool: str, description: str) -> CommandLine:
@@ -82,7 +96,15 @@ def add_server_limits(cmd: CommandLine) -> None:
     )
 
 
-def server_limits(parsed) -> dict:
+class ServerLimits(TypedDict):
+    """The Acceptor keyword arguments of :func:`add_server_limits`' options."""
+
+    max_associations: int
+    max_dataset_bytes: int | None
+    dataset_time_limit: int | None
+
+
+def server_limits(parsed: Parsed) -> ServerLimits:
     """Acceptor keyword arguments for :func:`add_server_limits`' options."""
     from .network import int_option
 
@@ -94,7 +116,7 @@ def server_limits(parsed) -> dict:
     }
 
 
-async def end_association(assoc, abort: bool, log) -> BaseException | None:
+async def end_association(assoc: Association, abort: bool, log: logging.Logger) -> BaseException | None:
     """Release (or, with ``--abort``, abort) with DCMTK's INFO line; returns the failure, if any."""
     from ..errors import DimseError, ProtocolError
 
@@ -120,7 +142,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     if os.environ.get("DIMSE_EVENT_LOOP", "").strip().lower() != "uvloop":
         return None
     try:
-        import uvloop
+        import uvloop  # type: ignore[import-not-found, unused-ignore]  # optional, not a dependency
     except ImportError:
         return None
     return uvloop.new_event_loop
@@ -129,19 +151,20 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run(
     cmd: CommandLine,
     argv: list[str] | None,
-    body: Callable[[Any], Coroutine[Any, Any, int]],
+    body: Callable[[Parsed], Coroutine[Any, Any, int]],
 ) -> int:
     """Parse ``argv`` with ``cmd`` and run ``body(parsed)``; returns the exit code.
 
-    Syntax errors print DCMTK's three-line message and give 1; help and version give 0;
-    Ctrl-C gives 130.  No traceback reaches the user.
+    Syntax errors print DCMTK's three-line message and give 1; the exclusive options (help,
+    version, the TLS listings) print and give 0; Ctrl-C gives 130.  No traceback reaches the
+    user.
     """
     if argv is None:
         argv = sys.argv[1:]
         cmd.argv0 = sys.argv[0]
     if not argv and any(not p.optional for p in cmd.params):
         sys.stdout.write(cmd.usage())
-        return EXIT_OK
+        return ExitCode.NO_ERROR
     try:
         parsed = cmd.parse(argv)
         cmd.handle_exclusive(parsed)
@@ -152,14 +175,13 @@ def run(
     except CommandLineError as exc:
         if not quiet_requested(argv):
             sys.stderr.write(cmd.error_text(str(exc)))
-        return EXIT_SYNTAX
+        return ExitCode.COMMANDLINE_SYNTAX_ERROR
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: one clear line (the traceback only at debug level)
-        import logging
         import traceback
 
         if logging.getLogger("dimse").isEnabledFor(logging.DEBUG):
             traceback.print_exc()
         sys.stderr.write(f"F: internal error: {type(exc).__name__}: {exc}\n")
-        return EXIT_INTERNAL_ERROR
+        return ExitCode.INTERNAL_ERROR

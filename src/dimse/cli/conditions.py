@@ -1,7 +1,9 @@
 """DCMTK-style one-line reasons (``mmmm:cccc text``) for what the network layer raises.
 
 Scripts written for DCMTK grep for these texts; where DCMTK has no text of its own, the
-reason is ours and says what happened in the user's terms.
+reason is ours and says what happened in the user's terms.  The choice of text follows the
+error's type and the kind it carries (``NetworkTimeout.kind``, ``PeerProtocolError.kind``),
+never its message; a message only fills in "our words" where DCMTK's line ends with them.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def describe(exc: BaseException) -> str:
         text = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
         return f"0006:031c TCP Initialization Error: {text}"
     if isinstance(exc, AssociationAborted):
-        return PEER_ABORTED if "Peer" in str(exc) else f"0006:0317 {exc}"
+        return PEER_ABORTED if _aborted_by_peer(exc) else f"0006:0317 {exc}"
     if isinstance(exc, NoPresentationContext):
         return NO_CONTEXT
     if isinstance(exc, PeerProtocolError):
@@ -73,12 +75,20 @@ def describe(exc: BaseException) -> str:
 def _describe_timeout(exc: NetworkTimeout) -> str:
     """DCMTK's text for the kind of timeout; a socket timeout (DCMTK has no text of its own
     for it) or one raised without a kind is told in our words."""
-    text = _TIMEOUT_TEXTS.get(exc.kind or "")
-    if text is not None:
-        return text
-    if exc.kind is None and "DIMSE" in str(exc):  # raised before timeouts carried a kind
-        return DIMSE_TIMEOUT
-    return f"0006:031c TCP Initialization Error: {exc}"
+    text = _TIMEOUT_TEXTS.get(exc.kind) if exc.kind is not None else None
+    return text if text is not None else f"0006:031c TCP Initialization Error: {exc}"
+
+
+def _aborted_by_peer(exc: AssociationAborted) -> bool:
+    """Whether the peer sent the A-ABORT (DCMTK's "Peer aborted Association"), not our side
+    or a lost connection: ``by_peer``, where the raiser said.
+
+    A raiser that does not say yet (None) is one of the network layer's older raise sites or
+    a store that relays a peer's abort; until each passes ``by_peer``, their words tell (the
+    network layer's "Peer Aborted Association", a store's :data:`PEER_ABORTED`)."""
+    if exc.by_peer is not None:
+        return exc.by_peer
+    return str(exc).startswith(("Peer Aborted Association", PEER_ABORTED))
 
 
 RECEIVE_FAILED = "0006:020d DIMSE Failed to receive message"

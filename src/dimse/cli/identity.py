@@ -45,7 +45,7 @@ def request(parsed: Parsed, log) -> UserIdentityRQ | None:
         password = parsed.winner("--password", "--empty-password")
         if password is None:
             return UserIdentityRQ(1, value.encode("utf-8"), b"", positive)
-        secret = parsed.value("--password").encode("utf-8") if password == "--password" else b""
+        secret = parsed.value("--password", "").encode("utf-8") if password == "--password" else b""
         return UserIdentityRQ(2, value.encode("utf-8"), secret, positive)
     try:
         with open(value, "rb") as fp:

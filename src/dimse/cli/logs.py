@@ -81,7 +81,7 @@ def configure(parsed: Parsed, tool: str) -> logging.Logger:
             raise CommandLineError("--log-config not allowed with --log-level")
         if block is not None:
             raise CommandLineError("--log-config not allowed with --verbose, --debug or --quiet")
-        configure_from_file(parsed.value("--log-config"), tool)
+        configure_from_file(parsed.given("--log-config")[0], tool)
         _forced_arguments(parsed, tool, logger, root.handlers)
         _header(logger, tool)
         return logger
@@ -118,6 +118,6 @@ def _forced_arguments(parsed: Parsed, tool: str, logger: logging.Logger, handler
         return
     args = "".join(f"'{a}' " if a else "" for a in parsed.expanded)
     text = f"calling '{parsed.argv0 or tool}' with {len(parsed.expanded)} arguments: {args}\n"
-    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, text, None, None)
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, text, (), None)
     for handler in handlers:
         handler.handle(record)

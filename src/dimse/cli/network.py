@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
+from typing import overload
 
-from ..core.connection import DEFAULT_SEND_PDU, MAX_SEND_PDU
+from ..core.connection import DEFAULT_SEND_PDU, MAX_SEND_PDU, Connection
 from ..net.association import Timeouts
-from .options import Parsed, parse_int
+from .options import CommandLine, Parsed, parse_int
 
 MIN_PDU, MAX_PDU, DEFAULT_PDU = 4096, 131072, 16384
 
@@ -21,12 +22,20 @@ def ae_title(parsed: Parsed, option: str, default: str) -> str:
 
 
 def port_param(text: str) -> int:
+    """A port parameter (1..65535), with DCMTK's messages."""
     return parse_int(text, "port", 1, 65535, option=False)
 
 
+@overload
+def int_option(parsed: Parsed, option: str, default: int, low: int | None = None, high: int | None = None) -> int: ...
+@overload
+def int_option(
+    parsed: Parsed, option: str, default: None, low: int | None = None, high: int | None = None
+) -> int | None: ...
 def int_option(
     parsed: Parsed, option: str, default: int | None, low: int | None = None, high: int | None = None
 ) -> int | None:
+    """The option's integer value in DCMTK's range (a CommandLineError outside it), or ``default``."""
     text = parsed.value(option)
     return default if text is None else parse_int(text, option, low, high)
 
@@ -49,6 +58,7 @@ def address_family(parsed: Parsed) -> int:
 
 
 def max_pdu(parsed: Parsed) -> int:
+    """``-pdu``: the largest PDU we receive (DCMTK's range and default)."""
     return int_option(parsed, "--max-pdu", DEFAULT_PDU, MIN_PDU, MAX_PDU)
 
 
@@ -57,7 +67,7 @@ def max_send_pdu(parsed: Parsed) -> int:
     return int_option(parsed, "--max-send-pdu", 0, MIN_PDU, MAX_PDU)
 
 
-def announced_max_pdv(conn) -> int:
+def announced_max_pdv(conn: Connection) -> int:
     """The "Max Send PDV" DCMTK logs: derived from the peer's maximum PDU alone, even when
     ``--max-send-pdu`` makes the fragments actually sent smaller."""
     return max(min(conn.peer_max_pdu or DEFAULT_SEND_PDU, MAX_SEND_PDU) - 12, 1)
@@ -82,7 +92,7 @@ def acceptor_max_pdu(parsed: Parsed) -> int:
 DEFAULT_GRANTED_WINDOW = 16
 
 
-def add_granted_window(cmd) -> None:
+def add_granted_window(cmd: CommandLine) -> None:
     """``--async-window n`` for an acceptor (beyond DCMTK)."""
     cmd.add(
         None,

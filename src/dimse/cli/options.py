@@ -9,9 +9,9 @@ parameters mix in any order; everything is reported under the long name.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TextIO, overload
 
 
 class CommandLineError(Exception):
@@ -195,6 +195,19 @@ class Parsed:
                 return vals
         return None
 
+    def given(self, long: str) -> list[str]:
+        """Values of the rightmost occurrence of an option the caller knows was given."""
+        vals = self.values(long)
+        if vals is None:
+            raise KeyError(long)
+        return vals
+
+    @overload
+    def value(self, long: str) -> str | None: ...
+    @overload
+    def value(self, long: str, default: str) -> str: ...
+    @overload
+    def value(self, long: str, default: None) -> str | None: ...
     def value(self, long: str, default: str | None = None) -> str | None:
         vals = self.values(long)
         return vals[0] if vals else default
@@ -221,6 +234,8 @@ class CommandLine:
         self.params: list[Param] = []
         self.groups: list[_Group] = []
         self._by_name: dict[str, Option] = {}
+        #: exclusive options other than --help/--version, with what they print (in this order)
+        self._listings: list[tuple[str, Callable[[TextIO], None]]] = []
 
     @property
     def header(self) -> str:
@@ -238,6 +253,13 @@ class CommandLine:
         self._by_name[long] = opt
         if short:
             self._by_name[short] = opt
+
+    def on_exclusive(self, long: str, listing: Callable[[TextIO], None]) -> None:
+        """What the exclusive option ``long`` prints before the tool exits 0 (``+cc``, ``+ph``):
+        handled with --help and --version, before any parameter is needed."""
+        if not self._by_name[long].exclusive:
+            raise ValueError(f"{long} is not an exclusive option")
+        self._listings.append((long, listing))
 
     # -------------------------------------------------------------- parsing
 
@@ -321,7 +343,7 @@ class CommandLine:
         return f"{self.header}\n\n{self.tool}: {self.description}\nerror: {message}\n"
 
     def handle_exclusive(self, parsed: Parsed, out: TextIO | None = None) -> None:
-        """Print help or version and raise ExitRequest(0) when one was asked for."""
+        """Print help, version or a listing and raise ExitRequest(0) when one was asked for."""
         out = out or sys.stdout
         if parsed.has("--help"):
             out.write(self.usage())
@@ -332,3 +354,7 @@ class CommandLine:
             out.write(f"{self.header}\n\n{self.tool}: {self.description}\n")
             out.write(f"Python package dimse {self.version}, pydicom {pydicom.__version__}\n")
             raise ExitRequest(0)
+        for long, listing in self._listings:
+            if parsed.has(long):
+                listing(out)
+                raise ExitRequest(0)

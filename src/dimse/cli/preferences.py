@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from ..uids import UNCOMPRESSED
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
 from ..uids import ImplicitVRLittleEndian as LEI
 from .options import CommandLine, Parsed
 
-UNCOMPRESSED = (LEE, BEE, LEI)
 VERIFICATION_SYNTAXES = UNCOMPRESSED
 
 #: option -> (long name, help, preferred transfer syntax or None)

@@ -33,7 +33,7 @@ def progress_bar(enabled: bool, **options: Any) -> Any:
     """A tqdm bar on stderr with ``options`` when ``enabled``, else a :class:`NoBar`."""
     if not enabled:
         return NoBar()
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]  # no stubs shipped
 
     size = shutil.get_terminal_size((80, 24))  # a terminal may say 0x0; tqdm then draws nothing
     return tqdm(file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines, **options)

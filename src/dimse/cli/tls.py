@@ -7,13 +7,19 @@ its C-MOVE association and its Storage SCP port use the same key, certificate an
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import logging
 import ssl
 import sys
+from collections.abc import Callable
+from typing import Any, Literal, TextIO
 
 from ..net.tls import PROFILES, TLSSettings, TLSSetupError, make_context, suite_supported, supported_suites
-from .options import CommandLine, CommandLineError, ExitRequest, Parsed
+from .options import CommandLine, CommandLineError, Parsed
+
+#: which side(s) of TLS a tool plays
+Role = Literal["client", "server", "both"]
 
 _PROFILE_OPTIONS = {
     "--profile-8996": ("+pg", "8996"),
@@ -28,9 +34,30 @@ _PROFILE_OPTIONS = {
 _PASSWORD = ("--std-passwd", "--use-passwd", "--null-passwd")
 
 
-def add_options(cmd: CommandLine, role: str) -> None:
-    client, server = role in ("client", "both"), role in ("server", "both")
+def add_options(cmd: CommandLine, role: Role) -> None:
+    """DCMTK 3.7.0's TLS option groups for ``role``; ``+cc``/``+ph`` are handled with --help."""
     cmd.group("transport layer security (TLS) options")
+    _add_stack_and_keys(cmd, role)
+    _add_authorities(cmd)
+    _add_profiles_and_suites(cmd, role)
+    if role in ("client", "both"):
+        cmd.group("server name indication", 1)
+        cmd.add(None, "--no-sni", "do not use SNI (default)")
+        cmd.add(None, "--request-sni", "request server name s", "[s]erver name: string")
+    cmd.group("pseudo random generator", 1)
+    cmd.add("+rs", "--seed", "seed random generator with contents of f", "[f]ilename: string")
+    cmd.add("+ws", "--write-seed", "write back modified seed (only with --seed)")
+    cmd.add("+wf", "--write-seed-file", "write modified seed to file f", "[f]ilename: string (only with --seed)")
+    cmd.group("peer authentication", 1)
+    cmd.add("-rc", "--require-peer-cert", "verify peer certificate, fail if absent (default)")
+    if role in ("server", "both"):
+        cmd.add("-vc", "--verify-peer-cert", "verify peer certificate if present")
+    cmd.add("-ic", "--ignore-peer-cert", "don't verify peer certificate")
+    cmd.on_exclusive("--list-ciphers", list_ciphers)
+    cmd.on_exclusive("--list-profiles", list_profiles)
+
+
+def _add_stack_and_keys(cmd: CommandLine, role: Role) -> None:
     cmd.group("transport protocol stack", 1)
     cmd.add("-tls", "--disable-tls", "use normal TCP/IP connection (default)")
     cmd.add(
@@ -49,6 +76,9 @@ def add_options(cmd: CommandLine, role: str) -> None:
     cmd.group("key and certificate file format", 1)
     cmd.add("-pem", "--pem-keys", "read keys and certificates as PEM file (default)")
     cmd.add("-der", "--der-keys", "read keys and certificates as DER file")
+
+
+def _add_authorities(cmd: CommandLine) -> None:
     cmd.group("certification authority", 1)
     cmd.add("+cf", "--add-cert-file", "add certificate file to list of certificates", "[f]ilename: string")
     cmd.add("+cd", "--add-cert-dir", "add certificates in d to list of certificates", "[d]irectory: string")
@@ -60,6 +90,9 @@ def add_options(cmd: CommandLine, role: str) -> None:
     )
     cmd.add("+crv", "--enable-crl-vfy", "enable leaf CRL verification")
     cmd.add("+cra", "--enable-crl-all", "enable full chain CRL verification")
+
+
+def _add_profiles_and_suites(cmd: CommandLine, role: Role) -> None:
     cmd.group("security profile", 1)
     cmd.add("+ph", "--list-profiles", "list supported TLS profiles and exit", exclusive=True)
     for long, (short, key) in _PROFILE_OPTIONS.items():
@@ -74,44 +107,31 @@ def add_options(cmd: CommandLine, role: str) -> None:
         "add ciphersuite to list of negotiated suites\n(not with --profile-bcp195-ex or --profile-8996-mod)",
         "[c]iphersuite name: string",
     )
-    if server:
+    if role in ("server", "both"):
         cmd.add("+dp", "--dhparam", "read DH parameters for DH/DSS ciphersuites", "[f]ilename: string")
-    if client:
-        cmd.group("server name indication", 1)
-        cmd.add(None, "--no-sni", "do not use SNI (default)")
-        cmd.add(None, "--request-sni", "request server name s", "[s]erver name: string")
-    cmd.group("pseudo random generator", 1)
-    cmd.add("+rs", "--seed", "seed random generator with contents of f", "[f]ilename: string")
-    cmd.add("+ws", "--write-seed", "write back modified seed (only with --seed)")
-    cmd.add("+wf", "--write-seed-file", "write modified seed to file f", "[f]ilename: string (only with --seed)")
-    cmd.group("peer authentication", 1)
-    cmd.add("-rc", "--require-peer-cert", "verify peer certificate, fail if absent (default)")
-    if server:
-        cmd.add("-vc", "--verify-peer-cert", "verify peer certificate if present")
-    cmd.add("-ic", "--ignore-peer-cert", "don't verify peer certificate")
 
 
-def handle_listings(parsed: Parsed, out=None) -> None:
-    """``+cc`` and ``+ph``: print and exit 0 (before any parameter is needed)."""
-    out = out or sys.stdout
-    if parsed.has("--list-ciphers"):
-        out.write("Supported TLS ciphersuites are:\n")
-        for name in supported_suites():
-            out.write(f"  {name}\n")
-        raise ExitRequest(0)
-    if parsed.has("--list-profiles"):
-        out.write("Supported TLS security profiles are:\n")
-        for long, (short, key) in _PROFILE_OPTIONS.items():
-            if any(suite_supported(s) for s in PROFILES[key].suites):  # e.g. no 3DES: no +pb
-                out.write(f"  {short:<4} {long:<20} {PROFILES[key].name}\n")
-        raise ExitRequest(0)
+def list_ciphers(out: TextIO) -> None:
+    """``+cc``: the suites the local OpenSSL offers, by their RFC names."""
+    out.write("Supported TLS ciphersuites are:\n")
+    for name in supported_suites():
+        out.write(f"  {name}\n")
+
+
+def list_profiles(out: TextIO) -> None:
+    """``+ph``: the profiles whose suites the local OpenSSL offers (e.g. no 3DES: no +pb)."""
+    out.write("Supported TLS security profiles are:\n")
+    for long, (short, key) in _PROFILE_OPTIONS.items():
+        if any(suite_supported(s) for s in PROFILES[key].suites):
+            out.write(f"  {short:<4} {long:<20} {PROFILES[key].name}\n")
 
 
 def enabled(parsed: Parsed) -> bool:
+    """Whether ``+tls`` or ``+tla`` wins over ``-tls``."""
     return parsed.winner("--disable-tls", "--enable-tls", "--anonymous-tls") in ("--enable-tls", "--anonymous-tls")
 
 
-def check(parsed: Parsed, role: str) -> None:
+def check(parsed: Parsed, role: Role) -> None:
     """DCMTK's dependency checks: TLS options only with TLS enabled."""
     mode = parsed.winner("--disable-tls", "--enable-tls", "--anonymous-tls")
     tls_on = mode in ("--enable-tls", "--anonymous-tls")
@@ -157,7 +177,21 @@ def _prompt() -> str:
     return line.rstrip("\r\n")
 
 
-def settings(parsed: Parsed, role: str) -> TLSSettings | None:
+class _AskedOnce:
+    """A password source that asks (the terminal, stdin) at most once: movescu builds two
+    contexts from one key, and the user types the password once."""
+
+    def __init__(self, ask: Callable[[], str]) -> None:
+        self._ask = ask
+        self._answer: str | None = None
+
+    def __call__(self) -> str:
+        if self._answer is None:
+            self._answer = self._ask()
+        return self._answer
+
+
+def settings(parsed: Parsed, role: Role) -> TLSSettings | None:
     """What the options ask for (None: plain TCP)."""
     if not enabled(parsed):
         return None
@@ -182,7 +216,7 @@ def settings(parsed: Parsed, role: str) -> TLSSettings | None:
             if password == "--use-passwd"
             else ""
             if password == "--null-passwd"
-            else _prompt
+            else _AskedOnce(_prompt)
         ),
         ca_files=[v[0] for v in parsed.all_values("--add-cert-file")],
         ca_dirs=[v[0] for v in parsed.all_values("--add-cert-dir")],
@@ -198,34 +232,27 @@ def settings(parsed: Parsed, role: str) -> TLSSettings | None:
 class TLSContexts:
     """The SSL contexts a run uses, built once at start-up, and the seed file work."""
 
-    def __init__(self, parsed: Parsed, role: str, log: logging.Logger) -> None:
+    def __init__(self, parsed: Parsed, role: Role, log: logging.Logger) -> None:
         self.client: ssl.SSLContext | None = None
         self.server: ssl.SSLContext | None = None
         self.server_hostname = parsed.value("--request-sni")  # None: no SNI (DCMTK's default)
-        self._parsed = parsed
+        self._seed_target = parsed.value("--write-seed-file") or (
+            parsed.value("--seed") if parsed.has("--write-seed") else None
+        )
         self._log = log
         base = settings(parsed, role)
         if base is None:
             return
-        seed = parsed.value("--seed")
-        if seed:
-            try:
-                with open(seed, "rb") as fp:
-                    ssl.RAND_add(fp.read(1 << 16), 0.0)
-            except OSError:
-                log.warning("unable to read random seed file '%s', ignoring", seed)
-
-        def build(server: bool) -> ssl.SSLContext:
-            base.server = server
-            return make_context(base, log.warning)
-
+        _read_seed(parsed.value("--seed"), log)
+        # each side gets its own copy of the settings (make_context may complete them); the
+        # password source is shared and asks once
         if role in ("client", "both"):
-            self.client = build(False)
+            self.client = make_context(dataclasses.replace(base, server=False), log.warning)
         if role in ("server", "both"):
-            self.server = build(True)
+            self.server = make_context(dataclasses.replace(base, server=True), log.warning)
 
     @property
-    def request_options(self) -> dict:
+    def request_options(self) -> dict[str, Any]:
         """``Association.request`` keyword arguments for our outgoing associations."""
         return {"ssl": self.client, "server_hostname": self.server_hostname}
 
@@ -235,8 +262,7 @@ class TLSContexts:
 
     def finish(self) -> None:
         """``+ws``/``+wf``: write fresh random bytes back as the seed, as DCMTK does at exit."""
-        parsed = self._parsed
-        target = parsed.value("--write-seed-file") or (parsed.value("--seed") if parsed.has("--write-seed") else None)
+        target = self._seed_target
         if not target or not self.enabled:
             return
         try:
@@ -246,7 +272,18 @@ class TLSContexts:
             self._log.warning("cannot write random seed file '%s', ignoring", target)
 
 
-def contexts(parsed: Parsed, role: str, log: logging.Logger) -> TLSContexts | None:
+def _read_seed(path: str | None, log: logging.Logger) -> None:
+    """``+rs``: mix the file's bytes into OpenSSL's random generator, as DCMTK does."""
+    if not path:
+        return
+    try:
+        with open(path, "rb") as fp:
+            ssl.RAND_add(fp.read(1 << 16), 0.0)
+    except OSError:
+        log.warning("unable to read random seed file '%s', ignoring", path)
+
+
+def contexts(parsed: Parsed, role: Role, log: logging.Logger) -> TLSContexts | None:
     """The run's TLS contexts; None after logging DCMTK's error (the tool then exits 1)."""
     try:
         return TLSContexts(parsed, role, log)
@@ -257,4 +294,14 @@ def contexts(parsed: Parsed, role: str, log: logging.Logger) -> TLSContexts | No
         return None
 
 
-__all__ = ["add_options", "check", "contexts", "enabled", "handle_listings", "settings", "TLSContexts"]
+__all__ = [
+    "Role",
+    "TLSContexts",
+    "add_options",
+    "check",
+    "contexts",
+    "enabled",
+    "list_ciphers",
+    "list_profiles",
+    "settings",
+]

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from ..codes import CommandField
 from ..errors import ProtocolError
 
 #: PS3.6 group 0000 (retired elements included): tag -> (keyword, VR)
@@ -66,15 +67,15 @@ COMMAND_ELEMENTS: dict[int, tuple[str, str]] = {
 _TAG_FOR_KEYWORD = {keyword: tag for tag, (keyword, _) in COMMAND_ELEMENTS.items()}
 _VR = {tag: vr for tag, (_, vr) in COMMAND_ELEMENTS.items()}
 
-# Command Field values (PS3.7 E.1)
-C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
-C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
-C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
-C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
-C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
-C_CANCEL_RQ = 0x0FFF
+# Command Field values (PS3.7 E.1): the old names of the CommandField members
+C_STORE_RQ, C_STORE_RSP = CommandField.C_STORE_RQ, CommandField.C_STORE_RSP
+C_GET_RQ, C_GET_RSP = CommandField.C_GET_RQ, CommandField.C_GET_RSP
+C_FIND_RQ, C_FIND_RSP = CommandField.C_FIND_RQ, CommandField.C_FIND_RSP
+C_MOVE_RQ, C_MOVE_RSP = CommandField.C_MOVE_RQ, CommandField.C_MOVE_RSP
+C_ECHO_RQ, C_ECHO_RSP = CommandField.C_ECHO_RQ, CommandField.C_ECHO_RSP
+C_CANCEL_RQ = CommandField.C_CANCEL_RQ
 
-COMMAND_NAMES = {
+COMMAND_NAMES: dict[int, str] = {
     C_STORE_RQ: "C-STORE RQ",
     C_STORE_RSP: "C-STORE RSP",
     C_GET_RQ: "C-GET RQ",
@@ -107,7 +108,7 @@ class Command:
     __slots__ = ("_elements",)
 
     def __init__(self, **elements: Any) -> None:
-        found = {}
+        found: dict[int, Any] = {}
         for keyword, value in elements.items():
             if value is not None:
                 found[_tag(keyword)] = value
@@ -153,7 +154,8 @@ class Command:
 
     @property
     def has_dataset(self) -> bool:
-        return self.get("CommandDataSetType", NO_DATASET) != NO_DATASET
+        dataset_type: int = self.get("CommandDataSetType", NO_DATASET)
+        return dataset_type != NO_DATASET
 
     @property
     def is_response(self) -> bool:
@@ -200,9 +202,9 @@ def encode_command(command: Command) -> bytes:
         if tag == 0x00000000:
             continue
         vr = _VR.get(tag)
-        if vr == "US" and type(value) is int:
+        if vr == "US" and isinstance(value, int):  # CommandField and Status members too
             body.append(_US_ELEMENT.pack(0, tag, 2, value))
-        elif vr == "UL" and type(value) is int:
+        elif vr == "UL" and isinstance(value, int):
             body.append(_UL_ELEMENT.pack(0, tag, 4, value))
         else:
             raw = _encode_value(tag, value)
@@ -211,7 +213,7 @@ def encode_command(command: Command) -> bytes:
     return _GROUP_LENGTH.pack(0, 0, 4, len(rest)) + rest
 
 
-def decode_command(data: bytes | memoryview) -> Command:
+def decode_command(data: bytes | bytearray | memoryview) -> Command:
     """Parse a command set; anything malformed is a :class:`ProtocolError`."""
     data = memoryview(data)
     cmd = Command()

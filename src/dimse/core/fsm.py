@@ -1,18 +1,27 @@
-"""The DICOM upper layer state machine of PS3.8 table 9-10, as data.
+"""The DICOM upper layer state machine of PS3.8 section 9.2, as data.
 
-``TRANSITIONS[(state, event)]`` names the action to run; the actions themselves (what to
-send, what to tell the user, which timer to start) live in :mod:`dimse.connection`.  A pair
-missing from the table is a local usage error for user primitives; for events coming from
-the peer every state that has a transport is covered, so a peer can never make the machine
-raise.
+``TRANSITIONS[(state, input)]`` is a :class:`Transition`: the action to carry out (table 9-10)
+and the state that follows it (tables 9-6 to 9-9).  Only AR-8's next state depends on who
+requested the association, so that entry names one state per role (:class:`ByRole`);
+:func:`transitions_for` gives the table of one role with every next state a plain
+:class:`State`.  What the actions do (send, queue events, run the ARTIM timer) lives in
+:mod:`dimse.core.connection`, which sets the next state itself before it acts.
+
+A pair missing from the table is a local usage error for user primitives; for inputs coming
+from the peer every state that has a transport is covered, so a peer can never make the
+machine raise.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import NamedTuple
 
 
 class State(IntEnum):
+    """PS3.8 tables 9-1 to 9-5."""
+
     STA1 = 1  # idle
     STA2 = 2  # transport open, awaiting A-ASSOCIATE-RQ PDU
     STA3 = 3  # awaiting local A-ASSOCIATE response primitive
@@ -28,7 +37,10 @@ class State(IntEnum):
     STA13 = 13  # awaiting transport connection close indication
 
 
-class Event(IntEnum):
+class Input(IntEnum):
+    """What drives the machine (PS3.8 calls them events; the name Event is taken by what a
+    Connection tells its user, :mod:`dimse.core.events`)."""
+
     EVT1 = 1  # A-ASSOCIATE request (local user)
     EVT2 = 2  # transport connect confirmation (local transport service)
     EVT3 = 3  # A-ASSOCIATE-AC PDU received
@@ -50,55 +62,156 @@ class Event(IntEnum):
     EVT19 = 19  # unrecognized or invalid PDU received
 
 
-S, E = State, Event
+class Action(StrEnum):
+    """PS3.8 tables 9-6 to 9-9, by their names in the standard."""
+
+    AE_1 = "AE-1"  # the request is kept; the driver opens the transport
+    AE_2 = "AE-2"  # send A-ASSOCIATE-RQ
+    AE_3 = "AE-3"  # A-ASSOCIATE confirmation (accept)
+    AE_4 = "AE-4"  # A-ASSOCIATE confirmation (reject), close the transport
+    AE_5 = "AE-5"  # transport accepted, start ARTIM
+    AE_6 = "AE-6"  # stop ARTIM, A-ASSOCIATE indication
+    AE_7 = "AE-7"  # send A-ASSOCIATE-AC
+    AE_8 = "AE-8"  # send A-ASSOCIATE-RJ, start ARTIM
+    DT_1 = "DT-1"  # send P-DATA-TF
+    DT_2 = "DT-2"  # P-DATA indication
+    AR_1 = "AR-1"  # send A-RELEASE-RQ
+    AR_2 = "AR-2"  # A-RELEASE indication
+    AR_3 = "AR-3"  # A-RELEASE confirmation, close the transport
+    AR_4 = "AR-4"  # send A-RELEASE-RP, start ARTIM
+    AR_5 = "AR-5"  # stop ARTIM
+    AR_6 = "AR-6"  # P-DATA indication while awaiting A-RELEASE-RP
+    AR_7 = "AR-7"  # send P-DATA-TF while awaiting the local A-RELEASE response
+    AR_8 = "AR-8"  # A-RELEASE indication (release collision)
+    AR_9 = "AR-9"  # send A-RELEASE-RP (collision, requestor side)
+    AR_10 = "AR-10"  # A-RELEASE confirmation (collision, acceptor side)
+    AA_1 = "AA-1"  # send A-ABORT, start ARTIM
+    AA_2 = "AA-2"  # stop ARTIM, close the transport
+    AA_3 = "AA-3"  # A-ABORT or A-P-ABORT indication, close the transport
+    AA_4 = "AA-4"  # A-P-ABORT indication
+    AA_5 = "AA-5"  # stop ARTIM
+    AA_6 = "AA-6"  # ignore the PDU
+    AA_7 = "AA-7"  # send A-ABORT
+    AA_8 = "AA-8"  # send A-ABORT (service provider), A-P-ABORT indication, start ARTIM
+
+
+@dataclass(frozen=True, slots=True)
+class ByRole:
+    """A next state that depends on the role: AR-8 leads the requestor to Sta9, the acceptor
+    to Sta10 (PS3.8 table 9-8)."""
+
+    requestor: State
+    acceptor: State
+
+
+class Transition(NamedTuple):
+    """One entry of the table: what to do, and where that leads."""
+
+    action: Action
+    next_state: State | ByRole
+
+    def resolved(self, requestor: bool) -> tuple[Action, State]:
+        """This transition for one role: its action and a plain next state."""
+        nxt = self.next_state
+        if isinstance(nxt, ByRole):
+            nxt = nxt.requestor if requestor else nxt.acceptor
+        return self.action, nxt
+
+
+S, Evt, A = State, Input, Action
+
+#: the state each action leads to (PS3.8 tables 9-6 to 9-9).  AE-6 goes to Sta3 always: the
+#: Connection hands every A-ASSOCIATE-RQ to its user, whose reject is then AE-8 (to Sta13),
+#: rather than refusing one itself (the standard's other branch of AE-6).
+NEXT_STATE: dict[Action, State | ByRole] = {
+    A.AE_1: S.STA4,
+    A.AE_2: S.STA5,
+    A.AE_3: S.STA6,
+    A.AE_4: S.STA1,
+    A.AE_5: S.STA2,
+    A.AE_6: S.STA3,
+    A.AE_7: S.STA6,
+    A.AE_8: S.STA13,
+    A.DT_1: S.STA6,
+    A.DT_2: S.STA6,
+    A.AR_1: S.STA7,
+    A.AR_2: S.STA8,
+    A.AR_3: S.STA1,
+    A.AR_4: S.STA13,
+    A.AR_5: S.STA1,
+    A.AR_6: S.STA7,
+    A.AR_7: S.STA8,
+    A.AR_8: ByRole(requestor=S.STA9, acceptor=S.STA10),
+    A.AR_9: S.STA11,
+    A.AR_10: S.STA12,
+    A.AA_1: S.STA13,
+    A.AA_2: S.STA1,
+    A.AA_3: S.STA1,
+    A.AA_4: S.STA1,
+    A.AA_5: S.STA1,
+    A.AA_6: S.STA13,
+    A.AA_7: S.STA13,
+    A.AA_8: S.STA13,
+}
+
 _ESTABLISHED_AND_RELEASING = [S(n) for n in range(6, 13)]  # Sta6 .. Sta12
+#: inputs that are a PDU arriving (Evt19: one that is not valid)
+_PDU_INPUTS = (Evt.EVT3, Evt.EVT4, Evt.EVT6, Evt.EVT10, Evt.EVT12, Evt.EVT13, Evt.EVT19)
 
 
-def _build() -> dict[tuple[State, Event], str]:
-    t: dict[tuple[State, Event], str] = {
-        (S.STA1, E.EVT1): "AE-1",
-        (S.STA4, E.EVT2): "AE-2",
-        (S.STA5, E.EVT3): "AE-3",
-        (S.STA5, E.EVT4): "AE-4",
-        (S.STA1, E.EVT5): "AE-5",
-        (S.STA2, E.EVT6): "AE-6",
-        (S.STA3, E.EVT7): "AE-7",
-        (S.STA3, E.EVT8): "AE-8",
-        (S.STA6, E.EVT9): "DT-1",
-        (S.STA8, E.EVT9): "AR-7",
-        (S.STA6, E.EVT10): "DT-2",
-        (S.STA7, E.EVT10): "AR-6",
-        (S.STA6, E.EVT11): "AR-1",
-        (S.STA6, E.EVT12): "AR-2",
-        (S.STA7, E.EVT12): "AR-8",
-        (S.STA7, E.EVT13): "AR-3",
-        (S.STA10, E.EVT13): "AR-10",
-        (S.STA11, E.EVT13): "AR-3",
-        (S.STA8, E.EVT14): "AR-4",
-        (S.STA9, E.EVT14): "AR-9",
-        (S.STA12, E.EVT14): "AR-4",
-        (S.STA4, E.EVT15): "AA-2",
-        (S.STA2, E.EVT16): "AA-2",
-        (S.STA13, E.EVT16): "AA-2",
-        (S.STA2, E.EVT17): "AA-5",
-        (S.STA13, E.EVT17): "AR-5",
-        (S.STA2, E.EVT18): "AA-2",
-        (S.STA13, E.EVT18): "AA-2",
+def _actions() -> dict[tuple[State, Input], Action]:
+    """The action of every allowed (state, input) pair: PS3.8 table 9-10."""
+    t: dict[tuple[State, Input], Action] = {
+        (S.STA1, Evt.EVT1): A.AE_1,
+        (S.STA4, Evt.EVT2): A.AE_2,
+        (S.STA5, Evt.EVT3): A.AE_3,
+        (S.STA5, Evt.EVT4): A.AE_4,
+        (S.STA1, Evt.EVT5): A.AE_5,
+        (S.STA2, Evt.EVT6): A.AE_6,
+        (S.STA3, Evt.EVT7): A.AE_7,
+        (S.STA3, Evt.EVT8): A.AE_8,
+        (S.STA6, Evt.EVT9): A.DT_1,
+        (S.STA8, Evt.EVT9): A.AR_7,
+        (S.STA6, Evt.EVT10): A.DT_2,
+        (S.STA7, Evt.EVT10): A.AR_6,
+        (S.STA6, Evt.EVT11): A.AR_1,
+        (S.STA6, Evt.EVT12): A.AR_2,
+        (S.STA7, Evt.EVT12): A.AR_8,
+        (S.STA7, Evt.EVT13): A.AR_3,
+        (S.STA10, Evt.EVT13): A.AR_10,
+        (S.STA11, Evt.EVT13): A.AR_3,
+        (S.STA8, Evt.EVT14): A.AR_4,
+        (S.STA9, Evt.EVT14): A.AR_9,
+        (S.STA12, Evt.EVT14): A.AR_4,
+        (S.STA4, Evt.EVT15): A.AA_2,
+        (S.STA2, Evt.EVT16): A.AA_2,
+        (S.STA13, Evt.EVT16): A.AA_2,
+        (S.STA2, Evt.EVT17): A.AA_5,
+        (S.STA13, Evt.EVT17): A.AR_5,
+        (S.STA2, Evt.EVT18): A.AA_2,
+        (S.STA13, Evt.EVT18): A.AA_2,
     }
     # PDUs that are not allowed where they arrive
-    for evt in (E.EVT3, E.EVT4, E.EVT6, E.EVT10, E.EVT12, E.EVT13, E.EVT19):
-        t.setdefault((S.STA2, evt), "AE-6" if evt == E.EVT6 else "AA-1")
-        t.setdefault((S.STA3, evt), "AA-8")
-        t.setdefault((S.STA5, evt), "AA-8")
+    for evt in _PDU_INPUTS:
+        t.setdefault((S.STA2, evt), A.AA_1)
+        t.setdefault((S.STA3, evt), A.AA_8)
+        t.setdefault((S.STA5, evt), A.AA_8)
         for sta in _ESTABLISHED_AND_RELEASING:
-            t.setdefault((sta, evt), "AA-8")
-        t.setdefault((S.STA13, evt), "AA-7" if evt in (E.EVT6, E.EVT19) else "AA-6")
+            t.setdefault((sta, evt), A.AA_8)
+        t.setdefault((S.STA13, evt), A.AA_7 if evt in (Evt.EVT6, Evt.EVT19) else A.AA_6)
     for sta in [S.STA3, S.STA5, *_ESTABLISHED_AND_RELEASING]:
-        t[(sta, E.EVT15)] = "AA-1"
-        t[(sta, E.EVT16)] = "AA-3"
-        t[(sta, E.EVT17)] = "AA-4"
-    t[(S.STA4, E.EVT17)] = "AA-4"
+        t[(sta, Evt.EVT15)] = A.AA_1
+        t[(sta, Evt.EVT16)] = A.AA_3
+        t[(sta, Evt.EVT17)] = A.AA_4
+    t[(S.STA4, Evt.EVT17)] = A.AA_4
     return t
 
 
-TRANSITIONS: dict[tuple[State, Event], str] = _build()
+TRANSITIONS: dict[tuple[State, Input], Transition] = {
+    key: Transition(action, NEXT_STATE[action]) for key, action in _actions().items()
+}
+
+
+def transitions_for(requestor: bool) -> dict[tuple[State, Input], tuple[Action, State]]:
+    """The table as one role sees it: (state, input) -> (action, next state)."""
+    return {key: transition.resolved(requestor) for key, transition in TRANSITIONS.items()}

@@ -2,15 +2,19 @@
 
 Pure functions only: ``encode`` turns a PDU into bytes and ``decode_pdu`` turns the
 variable part of a received PDU back into one.  Whatever the bytes, decoding raises
-nothing but :class:`PDUError`.  Unknown items are skipped as PS3.8 9.3.1 requires.
+nothing but :class:`PDUError` (the peer's mistake); what of ours does not fit the wire
+format raises :class:`EncodingError` (our mistake).  Unknown items are skipped as PS3.8
+9.3.1 requires.  Results, sources and reasons are the IntEnums of :mod:`dimse.codes`.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import PDUError
+from ..codes import AbortReason, AbortSource, ContextResult, RejectReason, RejectResult, RejectSource
+from ..errors import EncodingError, PDUError
 
 # PDU types (PS3.8 9.3)
 A_ASSOCIATE_RQ = 0x01
@@ -53,12 +57,12 @@ MAX_RELATED_CLASSES = 128
 #: PDV items per P-DATA-TF PDU (an empty PDV is 6 bytes on the wire but a few hundred in memory)
 MAX_PDV_ITEMS = 4096
 
-# Presentation context results (PS3.8 table 9-18)
-ACCEPTANCE = 0
-USER_REJECTION = 1
-NO_REASON = 2
-ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
-TRANSFER_SYNTAXES_NOT_SUPPORTED = 4
+# Presentation context results (PS3.8 table 9-18): the old names of the ContextResult members
+ACCEPTANCE = ContextResult.ACCEPTANCE
+USER_REJECTION = ContextResult.USER_REJECTION
+NO_REASON = ContextResult.NO_REASON
+ABSTRACT_SYNTAX_NOT_SUPPORTED = ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED
+TRANSFER_SYNTAXES_NOT_SUPPORTED = ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED
 
 
 @dataclass(slots=True)
@@ -135,7 +139,7 @@ class PresentationContextAC:
     """The acceptor's answer for one context; ``transfer_syntax`` is meaningful on acceptance."""
 
     context_id: int
-    result: int
+    result: ContextResult
     transfer_syntax: str = ""
 
 
@@ -161,9 +165,9 @@ class AssociateAC:
 
 @dataclass(slots=True)
 class AssociateRJ:
-    result: int  # 1 permanent, 2 transient
-    source: int  # 1 service user, 2 provider ACSE, 3 provider presentation
-    reason: int
+    result: RejectResult  # permanent, transient
+    source: RejectSource  # service user, provider (ACSE), provider (presentation)
+    reason: RejectReason  # its meaning depends on the source
 
 
 @dataclass(slots=True)
@@ -193,8 +197,8 @@ class ReleaseRP:
 
 @dataclass(slots=True)
 class Abort:
-    source: int = 0  # 0 service user, 2 service provider
-    reason: int = 0
+    source: AbortSource = AbortSource.SERVICE_USER
+    reason: AbortReason = AbortReason.NOT_SPECIFIED  # meaningful when the provider aborts
 
 
 PDU = AssociateRQ | AssociateAC | AssociateRJ | PDataTF | ReleaseRQ | ReleaseRP | Abort
@@ -205,7 +209,7 @@ PDU = AssociateRQ | AssociateAC | AssociateRJ | PDataTF | ReleaseRQ | ReleaseRP 
 
 def _item(item_type: int, body: bytes) -> bytes:
     if len(body) > 0xFFFF:
-        raise PDUError(f"item 0x{item_type:02x} too long ({len(body)} bytes)")
+        raise EncodingError(f"item 0x{item_type:02x} too long ({len(body)} bytes)")
     return _ITEM_HEADER.pack(item_type, len(body)) + body
 
 
@@ -216,7 +220,7 @@ def _uid(uid: str) -> bytes:
 def _ae(title: str) -> bytes:
     raw = title.encode("ascii")
     if len(raw) > 16:
-        raise PDUError(f"AE title longer than 16 characters: {title!r}")
+        raise EncodingError(f"AE title longer than 16 characters: {title!r}")
     return raw.ljust(16, b" ")
 
 
@@ -225,7 +229,7 @@ def _with_len(raw: bytes) -> bytes:
 
 
 def _encode_user_info(ui: UserInformation) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     if ui.max_length is not None:
         parts.append(_item(0x51, _U32.pack(ui.max_length)))
     parts.append(_item(0x52, _uid(ui.implementation_class_uid)))
@@ -312,7 +316,7 @@ def pdata_header(context_id: int, length: int, is_command: bool, is_last: bool) 
 # ---------------------------------------------------------------------------- decoding
 
 
-def _iter_items(data: memoryview, where: str):
+def _iter_items(data: memoryview, where: str) -> Iterator[tuple[int, memoryview, int]]:
     """Yield (type, body, first header byte) of consecutive items, checking every length."""
     pos, end = 0, len(data)
     while pos < end:
@@ -352,59 +356,123 @@ def _check_count(count: int, limit: int, what: str) -> None:
         raise PDUError(f"more than {limit} {what}")
 
 
+def _max_length(ui: UserInformation, body: memoryview, second: int) -> None:
+    if len(body) != 4:
+        raise PDUError("maximum length item must be 4 bytes")
+    ui.max_length = _U32.unpack(body)[0]
+
+
+def _implementation_class(ui: UserInformation, body: memoryview, second: int) -> None:
+    ui.implementation_class_uid = _uid_text(body, "implementation class UID")
+
+
+def _async_ops(ui: UserInformation, body: memoryview, second: int) -> None:
+    if len(body) != 4:
+        raise PDUError("asynchronous operations window item must be 4 bytes")
+    invoked, performed = struct.unpack(">HH", body)
+    ui.async_ops = (invoked, performed)
+
+
+def _role_selection(ui: UserInformation, body: memoryview, second: int) -> None:
+    uid, pos = _u16_prefixed(body, 0, "role selection UID")
+    if pos + 2 > len(body):
+        raise PDUError("truncated role selection item")
+    ui.roles.append(RoleSelection(_uid_text(uid, "SOP class UID"), bool(body[pos]), bool(body[pos + 1])))
+
+
+def _implementation_version(ui: UserInformation, body: memoryview, second: int) -> None:
+    ui.implementation_version_name = _text(body, "implementation version name").rstrip(" ")
+
+
+def _extended(ui: UserInformation, body: memoryview, second: int) -> None:
+    uid, pos = _u16_prefixed(body, 0, "extended negotiation UID")
+    ui.extended.append(SOPClassExtendedNegotiation(_uid_text(uid, "SOP class UID"), bytes(body[pos:])))
+
+
+def _common_extended(ui: UserInformation, body: memoryview, second: int) -> None:
+    sop, pos = _u16_prefixed(body, 0, "common extended negotiation SOP class")
+    service, pos = _u16_prefixed(body, pos, "common extended negotiation service class")
+    related_raw, pos = _u16_prefixed(body, pos, "related general SOP classes")
+    related: list[str] = []
+    rpos = 0
+    while rpos < len(related_raw):
+        uid, rpos = _u16_prefixed(related_raw, rpos, "related general SOP class")
+        related.append(_uid_text(uid, "related general SOP class"))
+        _check_count(len(related), MAX_RELATED_CLASSES, "related general SOP classes")
+    ui.common_extended.append(
+        SOPClassCommonExtendedNegotiation(
+            _uid_text(sop, "SOP class UID"), _uid_text(service, "service class UID"), related, second
+        )
+    )
+
+
+def _user_identity_rq(ui: UserInformation, body: memoryview, second: int) -> None:
+    if len(body) < 2:
+        raise PDUError("truncated user identity item")
+    primary, pos = _u16_prefixed(body, 2, "user identity primary field")
+    secondary, pos = (
+        (memoryview(b""), pos) if pos == len(body) else _u16_prefixed(body, pos, "user identity secondary field")
+    )
+    ui.user_identity_rq = UserIdentityRQ(body[0], bytes(primary), bytes(secondary), bool(body[1]))
+
+
+def _user_identity_ac(ui: UserInformation, body: memoryview, second: int) -> None:
+    response, _ = _u16_prefixed(body, 0, "user identity server response")
+    ui.user_identity_ac = UserIdentityAC(bytes(response))
+
+
+#: how each known user information sub-item is read into the UserInformation (item, body,
+#: the item header's second byte); other sub-items are skipped (PS3.7 D.3.3)
+_USER_INFO_ITEMS: dict[int, Callable[[UserInformation, memoryview, int], None]] = {
+    0x51: _max_length,
+    0x52: _implementation_class,
+    0x53: _async_ops,
+    0x54: _role_selection,
+    0x55: _implementation_version,
+    0x56: _extended,
+    0x57: _common_extended,
+    0x58: _user_identity_rq,
+    0x59: _user_identity_ac,
+}
+
+
 def _decode_user_info(data: memoryview) -> UserInformation:
     ui = UserInformation(max_length=None)
     for count, (item_type, body, second) in enumerate(_iter_items(data, "user information"), 1):
         _check_count(count, MAX_USER_INFO_ITEMS, "user information sub-items")
-        if item_type == 0x51:
-            if len(body) != 4:
-                raise PDUError("maximum length item must be 4 bytes")
-            ui.max_length = _U32.unpack(body)[0]
-        elif item_type == 0x52:
-            ui.implementation_class_uid = _uid_text(body, "implementation class UID")
-        elif item_type == 0x53:
-            if len(body) != 4:
-                raise PDUError("asynchronous operations window item must be 4 bytes")
-            ui.async_ops = struct.unpack(">HH", body)
-        elif item_type == 0x54:
-            uid, pos = _u16_prefixed(body, 0, "role selection UID")
-            if pos + 2 > len(body):
-                raise PDUError("truncated role selection item")
-            ui.roles.append(RoleSelection(_uid_text(uid, "SOP class UID"), bool(body[pos]), bool(body[pos + 1])))
-        elif item_type == 0x55:
-            ui.implementation_version_name = _text(body, "implementation version name").rstrip(" ")
-        elif item_type == 0x56:
-            uid, pos = _u16_prefixed(body, 0, "extended negotiation UID")
-            ui.extended.append(SOPClassExtendedNegotiation(_uid_text(uid, "SOP class UID"), bytes(body[pos:])))
-        elif item_type == 0x57:
-            sop, pos = _u16_prefixed(body, 0, "common extended negotiation SOP class")
-            service, pos = _u16_prefixed(body, pos, "common extended negotiation service class")
-            related_raw, pos = _u16_prefixed(body, pos, "related general SOP classes")
-            related, rpos = [], 0
-            while rpos < len(related_raw):
-                uid, rpos = _u16_prefixed(related_raw, rpos, "related general SOP class")
-                related.append(_uid_text(uid, "related general SOP class"))
-                _check_count(len(related), MAX_RELATED_CLASSES, "related general SOP classes")
-            ui.common_extended.append(
-                SOPClassCommonExtendedNegotiation(
-                    _uid_text(sop, "SOP class UID"), _uid_text(service, "service class UID"), related, second
-                )
-            )
-        elif item_type == 0x58:
-            if len(body) < 2:
-                raise PDUError("truncated user identity item")
-            primary, pos = _u16_prefixed(body, 2, "user identity primary field")
-            secondary, pos = (
-                (memoryview(b""), pos)
-                if pos == len(body)
-                else _u16_prefixed(body, pos, "user identity secondary field")
-            )
-            ui.user_identity_rq = UserIdentityRQ(body[0], bytes(primary), bytes(secondary), bool(body[1]))
-        elif item_type == 0x59:
-            response, _ = _u16_prefixed(body, 0, "user identity server response")
-            ui.user_identity_ac = UserIdentityAC(bytes(response))
-        # other sub-items: skipped (PS3.7 D.3.3)
+        read = _USER_INFO_ITEMS.get(item_type)
+        if read is not None:
+            read(ui, body, second)
     return ui
+
+
+def _context_rq(item: memoryview, before: int) -> PresentationContextRQ:
+    """A proposed presentation context item (0x20); ``before`` of them came first."""
+    if len(item) < 4:
+        raise PDUError("truncated presentation context item")
+    _check_count(before + 1, MAX_CONTEXT_ITEMS, "presentation context items")
+    abstract, syntaxes = None, []
+    for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
+        if sub_type == 0x30:
+            abstract = _uid_text(sub, "abstract syntax")
+        elif sub_type == 0x40:
+            syntaxes.append(_uid_text(sub, "transfer syntax"))
+            _check_count(len(syntaxes), MAX_TRANSFER_SYNTAX_ITEMS, "transfer syntaxes in one context")
+    if abstract is None:
+        raise PDUError(f"presentation context {item[0]} has no abstract syntax")
+    return PresentationContextRQ(item[0], abstract, syntaxes)
+
+
+def _context_ac(item: memoryview, before: int) -> PresentationContextAC:
+    """An answered presentation context item (0x21); ``before`` of them came first."""
+    if len(item) < 4:
+        raise PDUError("truncated presentation context item")
+    _check_count(before + 1, MAX_CONTEXT_ITEMS, "presentation context items")
+    ts = ""
+    for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
+        if sub_type == 0x40:
+            ts = _uid_text(sub, "transfer syntax")
+    return PresentationContextAC(item[0], ContextResult(item[2]), ts)
 
 
 def _decode_associate(body: memoryview, is_rq: bool) -> AssociateRQ | AssociateAC:
@@ -413,47 +481,32 @@ def _decode_associate(body: memoryview, is_rq: bool) -> AssociateRQ | AssociateA
     version = _U16.unpack_from(body, 0)[0]
     called = _text(body[4:20], "called AE title").strip(" \0")
     calling = _text(body[20:36], "calling AE title").strip(" \0")
-    app_context, user_info = None, None
-    contexts: list = []
+    app_context: str | None = None
+    user_info: UserInformation | None = None
+    proposed: list[PresentationContextRQ] = []
+    answered: list[PresentationContextAC] = []
     for item_type, item, _ in _iter_items(body[68:], "A-ASSOCIATE PDU"):
         if item_type == 0x10:
             app_context = _uid_text(item, "application context name")
         elif item_type == 0x20 and is_rq:
-            if len(item) < 4:
-                raise PDUError("truncated presentation context item")
-            _check_count(len(contexts) + 1, MAX_CONTEXT_ITEMS, "presentation context items")
-            abstract, syntaxes = None, []
-            for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
-                if sub_type == 0x30:
-                    abstract = _uid_text(sub, "abstract syntax")
-                elif sub_type == 0x40:
-                    syntaxes.append(_uid_text(sub, "transfer syntax"))
-                    _check_count(len(syntaxes), MAX_TRANSFER_SYNTAX_ITEMS, "transfer syntaxes in one context")
-            if abstract is None:
-                raise PDUError(f"presentation context {item[0]} has no abstract syntax")
-            contexts.append(PresentationContextRQ(item[0], abstract, syntaxes))
+            proposed.append(_context_rq(item, len(proposed)))
         elif item_type == 0x21 and not is_rq:
-            if len(item) < 4:
-                raise PDUError("truncated presentation context item")
-            _check_count(len(contexts) + 1, MAX_CONTEXT_ITEMS, "presentation context items")
-            ts = ""
-            for sub_type, sub, _ in _iter_items(item[4:], "presentation context"):
-                if sub_type == 0x40:
-                    ts = _uid_text(sub, "transfer syntax")
-            contexts.append(PresentationContextAC(item[0], item[2], ts))
+            answered.append(_context_ac(item, len(answered)))
         elif item_type == 0x50:
             user_info = _decode_user_info(item)
     if app_context is None:
         raise PDUError("A-ASSOCIATE PDU has no application context item")
     if user_info is None:
         raise PDUError("A-ASSOCIATE PDU has no user information item")
-    cls = AssociateRQ if is_rq else AssociateAC
-    return cls(called, calling, contexts, user_info, app_context, version)
+    if is_rq:
+        return AssociateRQ(called, calling, proposed, user_info, app_context, version)
+    return AssociateAC(called, calling, answered, user_info, app_context, version)
 
 
 def decode_pdata(body: memoryview) -> PDataTF:
     """Split a P-DATA-TF body into PDVs; fragments are views into ``body`` (no copy)."""
-    pdvs, pos, end = [], 0, len(body)
+    pdvs: list[PDV] = []
+    pos, end = 0, len(body)
     while pos < end:
         if end - pos < 6:
             raise PDUError("truncated PDV item header")
@@ -479,13 +532,13 @@ def decode_pdu(pdu_type: int, body: bytes | memoryview) -> PDU:
         if pdu_type in (A_ASSOCIATE_RJ, A_RELEASE_RQ, A_RELEASE_RP, A_ABORT) and len(body) != 4:
             raise PDUError(f"PDU type 0x{pdu_type:02x} must have a length of 4, not {len(body)}")
         if pdu_type == A_ASSOCIATE_RJ:
-            return AssociateRJ(body[1], body[2], body[3])
+            return AssociateRJ(RejectResult(body[1]), RejectSource(body[2]), RejectReason(body[3]))
         if pdu_type == A_RELEASE_RQ:
             return ReleaseRQ()
         if pdu_type == A_RELEASE_RP:
             return ReleaseRP()
         if pdu_type == A_ABORT:
-            return Abort(body[2], body[3])
+            return Abort(AbortSource(body[2]), AbortReason(body[3]))
     except PDUError:
         raise
     except Exception as exc:  # defensive: nothing else may escape the decoder

@@ -142,7 +142,7 @@ def read_part10_header(path: str | Path, fp: BinaryIO | None = None) -> Part10He
     return Part10Header(path, *values, offset, size - offset, head if len(head) <= size else b"")
 
 
-def _pydicom_meta(fp: BinaryIO, keywords: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+def _pydicom_meta(fp: BinaryIO, keywords: tuple[str, str, str]) -> tuple[tuple[str, str, str], int]:
     """The meta group through pydicom, for files ``scan_meta`` leaves to it."""
     from pydicom.errors import InvalidDicomError
     from pydicom.filereader import _read_file_meta_info, read_preamble
@@ -153,7 +153,8 @@ def _pydicom_meta(fp: BinaryIO, keywords: tuple[str, ...]) -> tuple[tuple[str, .
         meta = _read_file_meta_info(fp)
     except InvalidDicomError:
         raise BadDicomFile("File meta information header missing", META_MISSING) from None
-    return tuple(str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords), fp.tell()
+    sop_class, sop_instance, transfer_syntax = (str(meta.get(k, "") or "").rstrip("\0 ") for k in keywords)
+    return (sop_class, sop_instance, transfer_syntax), fp.tell()
 
 
 def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str, str]:
@@ -170,7 +171,8 @@ def read_sop_uids(header: Part10Header, fp: BinaryIO | None = None) -> tuple[str
                 ds = dcmread(source, stop_before_pixels=True, specific_tags=[0x00080016, 0x00080018])
         except Exception as exc:  # pydicom raises many kinds on bad input
             raise BadDicomFile(str(exc) or type(exc).__name__) from None
-        return tuple(str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
+        sop_class, sop_instance = (str(ds[tag].value or "") if tag in ds else "" for tag in (0x00080016, 0x00080018))
+        return sop_class, sop_instance
     implicit, little = _flags(header.transfer_syntax)
     try:
         with contextlib.nullcontext(fp) if fp is not None else open_regular(header.path) as fp:
@@ -254,7 +256,8 @@ def encode_dataset(
     """
     encode_as = getattr(ds, "encode_as", None)
     if encode_as is not None:
-        return encode_as(transfer_syntax, deflate_level, character_set)
+        coded: bytes = encode_as(transfer_syntax, deflate_level, character_set)
+        return coded
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
 

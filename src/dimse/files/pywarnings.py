@@ -12,11 +12,19 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 log = logging.getLogger("dimse.warnings")
 
 
-def _show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _show(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     log.debug("%s: %s", category.__name__, message)
 
 

@@ -161,7 +161,7 @@ _ORDERS = {
 
 
 def _fast_dataset(
-    buf: bytes, pos: int, end: int, implicit: bool, little: bool, depth: int, until_item_end: bool, found: dict
+    buf: bytes, pos: int, end: int, implicit: bool, little: bool, depth: int, until_item_end: bool, found: dict[int, bytes]
 ) -> int:
     """:meth:`_Walker.dataset` over bytes already in memory (a file's first 64 KB), with local
     variables instead of method calls: the per-file cost of the check is mostly this loop."""
@@ -209,7 +209,9 @@ def _fast_dataset(
     return pos
 
 
-def _fast_items(buf: bytes, pos: int, end: int, implicit: bool, little: bool, depth: int, found: dict) -> int:
+def _fast_items(
+    buf: bytes, pos: int, end: int, implicit: bool, little: bool, depth: int, found: dict[int, bytes]
+) -> int:
     """:meth:`_Walker.items` over bytes in memory."""
     tag_of, _, u32 = _ORDERS[little]
     while True:
@@ -231,13 +233,18 @@ def _fast_items(buf: bytes, pos: int, end: int, implicit: bool, little: bool, de
             pos += length
 
 
-def _texts(found: dict[int, bytes], tags: tuple[int, ...]) -> tuple[str, ...]:
-    """The values found for ``tags`` as text, padding stripped ("" where absent)."""
-    return tuple(found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ") for tag in tags)
+def _text(found: dict[int, bytes], tag: int) -> str:
+    """The value found for ``tag`` as text, padding stripped ("" where absent)."""
+    return found.get(tag, b"").decode("ascii", "replace").rstrip("\0 ")
 
 
 def _uids(found: dict[int, bytes]) -> tuple[str, str]:
-    return _texts(found, (SOP_CLASS, SOP_INSTANCE))
+    return _text(found, SOP_CLASS), _text(found, SOP_INSTANCE)
+
+
+def _meta_values(found: dict[int, bytes]) -> tuple[str, str, str]:
+    """SOP class, SOP instance and transfer syntax UID of a meta group (META_TAGS)."""
+    return _text(found, 0x00020002), _text(found, 0x00020003), _text(found, 0x00020010)
 
 
 def scan(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool, head: bytes = b"") -> tuple[str, str]:
@@ -292,7 +299,7 @@ def scan_meta(fp: BinaryIO) -> tuple[tuple[str, str, str], int, bytes] | None:
                 found[tag] = value
     except (Truncated, Garbled):
         return None
-    return _texts(found, META_TAGS), walker.pos, walker.buf if walker.buf_start == 0 else b""
+    return _meta_values(found), walker.pos, walker.buf if walker.buf_start == 0 else b""
 
 
 def _fast_meta(head: bytes, complete: bool) -> tuple[tuple[str, str, str], int]:
@@ -327,4 +334,4 @@ def _fast_meta(head: bytes, complete: bool) -> tuple[tuple[str, str, str], int]:
         if tag in META_TAGS:
             found[tag] = head[pos : pos + length]
         pos += length
-    return _texts(found, META_TAGS), pos
+    return _meta_values(found), pos

@@ -106,6 +106,9 @@ class FileSink:
     first piece.  A failed write (a full disk) drops the file and the rest of the data set,
     and :meth:`commit` raises it: the peer gets a failure status, the association goes on."""
 
+    #: the acceptor walks the data set's structure on its way here (what is kept must be sound)
+    check_structure = True
+
     def __init__(self, final_path: str | os.PathLike[str], prefix: bytes = b"") -> None:
         self.final_path = final_path
         self._final = os.fspath(final_path)

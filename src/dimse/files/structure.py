@@ -20,6 +20,8 @@ from ..uids import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Implicit
 from .scan import ITEM, ITEM_END, LONG_VRS, MAX_DEPTH, SEQUENCE_END, UNDEFINED, VRS, Garbled, Truncated
 
 Buffer = bytes | bytearray | memoryview
+#: where a walk is: (among a sequence's items, implicit VR, nesting depth, tag of the sequence or item)
+_Frame = tuple[bool, bool, int, int]
 
 #: standard transfer syntaxes whose data set is deflated explicit VR little endian
 DEFLATED = frozenset({DeflatedExplicitVRLittleEndian, "1.2.840.10008.1.2.4.95"})  # the latter: JPIP Referenced Deflate
@@ -58,7 +60,7 @@ class StructureChecker:
         self.error: DimseError | None = None
         self._explicit, self._implicit, self._u32 = _ORDERS[little]
         # a frame: (among a sequence's items, implicit VR, nesting depth, tag of the sequence or item)
-        top = (False, implicit, 0, 0)
+        top: _Frame = (False, implicit, 0, 0)
         self._frames = [top]  # where the walk is: the data set, nested sequences and items, innermost last
         self._frame = top
         self._skip = 0  # value bytes still to count off before the next header
@@ -91,6 +93,7 @@ class StructureChecker:
 
     def _inflate(self, piece: Buffer) -> None:
         inflater = self._inflater
+        assert inflater is not None  # feed() calls this for a deflated data set only
         if inflater.eof:  # bytes after the end of the deflate stream (padding) are ignored, as DCMTK does
             return
         try:
@@ -108,6 +111,7 @@ class StructureChecker:
 
     def _inflate_end(self) -> None:
         inflater = self._inflater
+        assert inflater is not None  # close() calls this for a deflated data set only
         try:
             rest = inflater.flush() if not inflater.eof else b""
         except zlib.error as exc:
@@ -162,8 +166,7 @@ class StructureChecker:
             if pos >= have:
                 return
         explicit, implicit_header, u32 = self._explicit, self._implicit, self._u32
-        frames = self._frames
-        in_items, implicit, depth, _ = frame = self._frame
+        in_items, implicit, _, _ = frame = self._frame
         tag = length = 0
         while pos < have:
             if pos + 8 > have:
@@ -192,46 +195,50 @@ class StructureChecker:
                     return
             tag = group << 16 | element
             if in_items:
-                if tag == SEQUENCE_END:
-                    frames.pop()
-                    in_items, implicit, depth, _ = frame = frames[-1]
+                if tag == ITEM and length != UNDEFINED:
+                    pos += length  # an item of defined length: counted off whole
                     continue
-                if tag != ITEM:
-                    sequence = _tag(frame[3])
-                    self.error = Garbled(
-                        f"parse error in sequence {sequence}: {_tag(tag)} instead of an item or its end"
-                    )
-                    return
-                if length == UNDEFINED:
-                    if depth > MAX_DEPTH:
-                        self.error = Garbled("sequences nested too deeply")
-                        return
-                    frame = (False, implicit, depth, tag)
-                    frames.append(frame)
-                    in_items = False
-                    continue
-            elif tag == ITEM_END:
-                if not depth:
-                    self.error = Garbled("item delimiter outside an item")
-                    return
-                frames.pop()
-                in_items, implicit, depth, _ = frame = frames[-1]
+            elif tag != ITEM_END and length != UNDEFINED:
+                pos += length  # the common case: an element with its value
                 continue
-            elif length == UNDEFINED:
-                # an undefined-length UN holds implicit VR little endian items (PS3.5 6.2.2)
-                depth += 1
-                implicit = implicit or vr == b"UN"
-                frame = (True, implicit, depth, tag)
-                frames.append(frame)
-                in_items = True
-                continue
-            pos += length
+            nested = self._nest(frame, tag, length, vr)
+            if nested is None:
+                return
+            in_items, implicit, _, _ = frame = nested
         self._frame = frame
         if pos > have:
             self._skip = pos - have
             self._skipping = (tag, length)
         elif pos < have:
             self._pending = bytes(buf[pos:])
+
+    def _nest(self, frame: _Frame, tag: int, length: int, vr: bytes | None) -> _Frame | None:
+        """A delimiter, an item of undefined length or a sequence (an element of undefined
+        length) met in ``frame``: the frame the walk goes on in, or None (``error`` says why)."""
+        frames = self._frames
+        in_items, implicit, depth, _ = frame
+        if in_items:
+            if tag == SEQUENCE_END:
+                frames.pop()
+                return frames[-1]
+            if tag != ITEM:
+                self.error = Garbled(f"parse error in sequence {_tag(frame[3])}: {_tag(tag)} instead of an item or its end")
+                return None
+            if depth > MAX_DEPTH:
+                self.error = Garbled("sequences nested too deeply")
+                return None
+            frame = (False, implicit, depth, tag)
+        elif tag == ITEM_END:
+            if not depth:
+                self.error = Garbled("item delimiter outside an item")
+                return None
+            frames.pop()
+            return frames[-1]
+        else:
+            # an undefined-length UN holds implicit VR little endian items (PS3.5 6.2.2)
+            frame = (True, implicit or vr == b"UN", depth + 1, tag)
+        frames.append(frame)
+        return frame
 
     def _unfinished(self) -> DimseError | None:
         """What is wrong with a data set that ended here (None: nothing)."""

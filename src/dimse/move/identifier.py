@@ -7,7 +7,7 @@ would accept without a warning, and the identifier is then coded here, byte for 
 pydicom writes it (``tests/test_move_identifier.py`` compares the two).  Anything else --
 unknown keys, sequences, values pydicom would warn about or convert, non-ASCII text, an
 unusual character set, the deflated syntax -- returns ``None`` or goes through pydicom
-(``move.keys``), imported only then.
+(``move.keys`` for the keys, pydicom itself here for another syntax), imported only then.
 """
 
 from __future__ import annotations
@@ -24,8 +24,19 @@ from ..uids import ImplicitVRLittleEndian as LEI
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-#: ``gggg,eeee`` at the start of a ``-k`` argument (DCMTK's key syntax); shared with move.keys
+#: ``gggg,eeee`` at the start of a ``-k`` argument (DCMTK's key syntax)
 TAG_KEY = re.compile(r"^\s*(?:0[xX])?([0-9a-fA-F]{1,4})\s*,\s*(?:0[xX])?([0-9a-fA-F]{1,4})")
+
+
+def split_key(text: str) -> tuple[int | None, str, str]:
+    """(tag, name, value) of one ``-k`` argument: the tag when it is given as ``gggg,eeee``
+    (else None, and the name is a dictionary keyword), the value after the first ``=``.
+    The one reading of DCMTK's key syntax, for this module and ``move.keys``."""
+    name, _, value = text.partition("=")
+    match = TAG_KEY.match(text)
+    tag = (int(match.group(1), 16) << 16) | int(match.group(2), 16) if match else None
+    return tag, name, value
+
 
 #: keyword -> (tag, VR): the query/retrieve keys coded without pydicom (VRs from PS3.6)
 QUERY_KEYS: dict[str, tuple[int, str]] = {
@@ -89,6 +100,7 @@ _PLAIN_CHARSETS = {"ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_
 
 
 def _valid(vr: str, part: str) -> bool:
+    """Whether pydicom takes ``part`` for ``vr`` as it is (no warning, no conversion)."""
     if part == "":
         return True
     if not _PATTERNS[vr].match(part) or part.endswith("\n"):
@@ -100,19 +112,12 @@ def _valid(vr: str, part: str) -> bool:
 
 def _key(text: str) -> tuple[int, str, str] | None:
     """(tag, VR, value) of one ``-k`` argument, or None when it is not a simple query key."""
-    name, _, value = text.partition("=")
-    match = TAG_KEY.match(text)
-    if match:
-        tag = (int(match.group(1), 16) << 16) | int(match.group(2), 16)
+    tag, name, value = split_key(text)
+    if tag is not None:
         vr = _BY_TAG.get(tag)
-        if vr is None:
-            return None
-    else:
-        found = QUERY_KEYS.get(name)
-        if found is None:
-            return None
-        tag, vr = found
-    return tag, vr, value
+        return None if vr is None else (tag, vr, value)
+    found = QUERY_KEYS.get(name)
+    return None if found is None else (*found, value)
 
 
 class KeyIdentifier:
@@ -165,9 +170,14 @@ class KeyIdentifier:
         return bytes(out)
 
     def dataset(self) -> Dataset:
-        """The same identifier as a pydicom data set (for the ``-v`` dump and other syntaxes)."""
+        """The same identifier as a pydicom data set (for the ``-v`` dump and other syntaxes):
+        the elements ``move.keys`` would make of the same keys."""
+        from pydicom.dataelem import DataElement
         from pydicom.dataset import Dataset
 
-        from .keys import apply_keys, parse_keys
-
-        return apply_keys(Dataset(), parse_keys(self.texts))
+        ds = Dataset()
+        for tag in sorted(self.elements):
+            vr, parts = self.elements[tag]
+            value = None if parts is None else parts[0] if len(parts) == 1 else parts
+            ds[tag] = DataElement(tag, vr, value)
+        return ds

@@ -17,16 +17,18 @@ from pydicom.sequence import Sequence as DicomSequence
 
 from ..cli.options import CommandLineError
 from ..files.part10 import BadDicomFile, read_any
-from .identifier import TAG_KEY as _TAG
+from .identifier import split_key
 
 _NUMERIC = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float, "FD": float}
 
 
 def _tag_text(tag: int) -> str:
+    """``(gggg,eeee)`` as DCMTK's messages print a tag."""
     return f"({tag >> 16:04x},{tag & 0xFFFF:04x})"
 
 
 def _vr_for(tag: int) -> str:
+    """The dictionary VR of ``tag`` (the first of "US or SS"); private creators are LO."""
     group, element = tag >> 16, tag & 0xFFFF
     if group % 2 == 1 and 0x0010 <= element <= 0x00FF:
         return "LO"  # private creator
@@ -38,15 +40,11 @@ def _vr_for(tag: int) -> str:
 
 def parse_key(text: str) -> DataElement:
     """One ``-k`` argument as an element (the value after the first ``=``)."""
-    name, _, value = text.partition("=")
-    match = _TAG.match(text)
-    if match:
-        tag = (int(match.group(1), 16) << 16) | int(match.group(2), 16)
-    else:
-        found = tag_for_keyword(name)
-        if found is None:
+    tag, name, value = split_key(text)
+    if tag is None:
+        tag = tag_for_keyword(name)
+        if tag is None:
             raise CommandLineError(f"bad key format or dictionary name not found in dictionary: {name}")
-        tag = found
     vr = _vr_for(tag)
     if vr == "SQ":
         if value:
@@ -56,6 +54,7 @@ def parse_key(text: str) -> DataElement:
         return DataElement(tag, vr, None)
     try:
         parts = value.split("\\")
+        converted: list[str] | list[int] | list[float]
         if vr in _NUMERIC:
             converted = [_NUMERIC[vr](p) for p in parts]
         elif vr == "AT":

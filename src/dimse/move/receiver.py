@@ -7,11 +7,19 @@ lines are movescu's.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ..codes import AssociationEnd
+from ..core.commands import Command
+from ..core.connection import PresentationContext
 from ..core.pdu import AssociateAC, AssociateRQ
+from ..errors import DimseError
+from ..files.storage import FileSink, NullSink
 from ..net.association import Association
-from ..net.server import PROBE
+from ..net.server import Ended, Sink
 from ..scp.services import StoreServices
 from .rewrite import OutputFormat
 
@@ -19,29 +27,31 @@ from .rewrite import OutputFormat
 class MoveReceiver(StoreServices):
     stored_message = None
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.output_format = OutputFormat()
-        self.records: list[dict] = []  # one per object received in this run (for --report)
+        self.records: list[dict[str, object]] = []  # one per object received in this run (for --report)
         self.bytes = 0
-        self.on_object = None  # called after each object (progress bar)
+        self.on_object: Callable[[], object] | None = None  # called after each object (progress bar)
 
-    def store_done(self, assoc: Association, ctx, command, sink) -> int:
+    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)
-        if status == 0 and self.output_format.needed and hasattr(sink, "final_path"):
+        if status == 0 and self.output_format.needed and isinstance(sink, FileSink):
             status = self._rewrite(assoc, Path(sink.final_path))
         return self._record(ctx, command, sink, status)
 
-    def store_failed(self, assoc: Association, ctx, command, sink, error) -> int:
+    def store_failed(
+        self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink, error: DimseError
+    ) -> int:
         return self._record(ctx, command, sink, super().store_failed(assoc, ctx, command, sink, error))
 
-    def _record(self, ctx, command, sink, status: int) -> int:
+    def _record(self, ctx: PresentationContext, command: Command, sink: Sink, status: int) -> int:
         """One object of the run (for --report and the progress bar); returns ``status``."""
-        size = getattr(sink, "size", 0)
+        size = sink.size if isinstance(sink, (FileSink, NullSink)) else 0
         self.bytes += size
         self.records.append(
             {
-                "path": str(getattr(sink, "final_path", "")) if status == 0 else "",
+                "path": str(sink.final_path) if status == 0 and isinstance(sink, FileSink) else "",
                 "sop_class": command.get("AffectedSOPClassUID", ""),
                 "sop_instance": command.get("AffectedSOPInstanceUID", ""),
                 "transfer_syntax": ctx.transfer_syntax,
@@ -53,7 +63,7 @@ class MoveReceiver(StoreServices):
             self.on_object()
         return status
 
-    def _rewrite(self, assoc: Association, path) -> int:
+    def _rewrite(self, assoc: Association, path: Path) -> int:
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
         try:
             self.output_format.rewrite(path, calling)  # its temporary file gets FILE_MODE
@@ -72,9 +82,12 @@ class MoveReceiver(StoreServices):
         self.log.info("Sub-Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
         if not assoc.contexts:
             self.log.info("    (but no valid presentation contexts)")
-        if self.log.isEnabledFor(10):
-            self.log.debug("Parameters:\n%s", dumps.dump_association(assoc.conn.request_pdu, ac, False))
+        rq = assoc.conn.request_pdu
+        if rq is not None and self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("Parameters:\n%s", dumps.dump_association(rq, ac, False))
 
-    def association_ended(self, assoc: Association, how: str) -> None:
-        if how not in ("released", "aborted", "closed", "rejected", "aborted by us", PROBE):
+    def association_ended(self, assoc: Association, how: Ended) -> None:
+        # the ordinary endings (released, rejected, aborted by either side) and port probes
+        # say nothing; an association that something went wrong with says what
+        if how.detail and how.kind is not AssociationEnd.PROBE:
             self.log.error("DIMSE failure (aborting sub-association): %s", how)

@@ -118,7 +118,7 @@ class OutputFormat:
 
     def _pad(self, size: int, implicit: bool) -> bytes:
         """A Data Set Trailing Padding element that makes the file a multiple of the file pad."""
-        unit = self.padding[0]
+        unit = self.padding[0] if self.padding else 0
         header = 8 if implicit else 12
         length = (-(size + header)) % unit
         if length % 2:

@@ -1,23 +1,22 @@
-"""The asyncio driver: one :class:`Association` runs a sans-IO Connection over a TCP stream.
+"""The DIMSE API: an :class:`Association` over the transport driver (:mod:`dimse.net.driver`).
 
-No polling and no sleeps: the driver awaits the socket, feeds what arrives to the
-connection, and writes what the connection produced, with ``drain()`` as back-pressure.
-Timeouts have DCMTK's meanings: ``connect`` (-to), ``acse`` (-ta), ``dimse`` (-td) and
-``socket`` (-ts, any single wait for the network); ``None`` or 0 means none.
+As requestor it connects and negotiates (:meth:`Association.request`, :func:`associate`) and
+offers C-ECHO, C-STORE (streamed from disk, :mod:`dimse.files.source`), C-FIND, C-MOVE and
+C-CANCEL; as the acceptor's handle it answers the request and the release
+(:mod:`dimse.net.server` runs that side).  What the network does to it is raised as a
+:class:`~dimse.errors.DimseError` (:mod:`dimse.net.errors`: also the built-in type Python
+reports it as, an OSError, ``ssl.SSLError`` or ValueError).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import socket
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..core import events as ev
 from ..core.commands import (
@@ -34,95 +33,97 @@ from ..core.commands import (
 from ..core.connection import Connection, PeerProtocolError, PresentationContext, Violation
 from ..core.fsm import State
 from ..core.negotiation import build_request
-from ..core.pdu import AssociateRQ
+from ..core.pdu import AssociateAC, AssociateRJ, AssociateRQ
 from ..dcmtk.texts import StatusClass, status_class
 from ..errors import (
-    AssociationAborted,
     AssociationRejected,
-    DimseError,
-    LocalProtocolError,
     NetworkTimeout,
     NoPresentationContext,
     PeerRequestedRelease,
     ProtocolError,
     UnknownHost,
 )
-from ..files.part10 import (
-    FILE_ERROR,
-    PREMATURE_END,
-    BadDicomFile,
-    SourceChanged,
-    decode_dataset,
-    encode_dataset,
-    read_any,
-    read_part10_header,
-    read_sop_uids,
-)
-from ..files.scan import Garbled
-from ..uids import NATIVE, VERIFICATION, DeflatedExplicitVRLittleEndian
+from ..files.part10 import BadDicomFile, decode_dataset, encode_dataset
+from ..files.source import open_source, reencodable
+from ..uids import NATIVE, VERIFICATION
+from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
+from ..uids import ExplicitVRBigEndian as BEE
+from ..uids import ExplicitVRLittleEndian as LEE
+from ..uids import ImplicitVRLittleEndian as LEI
 from .channel import Channel
+from .driver import (
+    SEND_CHUNK,
+    Driver,
+    Timeouts,
+    aborted,
+    as_limit,
+    configure_socket,
+    open_input,
+    tcp_nodelay_wanted,
+)
+from .errors import AssociationOver, PeerSilent, PeerStalled, connection_failed, invalid_request
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+__all__ = [
+    "MAX_RESPONSE_DATASET",
+    "MAX_WINDOW",
+    "SEND_CHUNK",
+    "Association",
+    "AssociationOver",
+    "PeerSilent",
+    "PeerStalled",
+    "Timeouts",
+    "associate",
+    "choose_context",
+    "configure_socket",
+    "tcp_nodelay_wanted",
+]
+
 log = logging.getLogger("dimse.association")
 
-#: bytes of a data set read from disk and handed to the transport at once (whole PDUs): one
-#: read and one vectored write per MB, memory bounded by it
-SEND_CHUNK = 1 << 20
 MAX_RESPONSE_DATASET = 64 << 20
 MAX_WINDOW = 64  # outstanding operations we keep at most, whatever a peer grants
 #: responses that never carry a data set (PS3.7 9.3.1.2, 9.3.5.2), in DCMTK's words
 _NO_DATASET_RESPONSES = {C_STORE_RSP: "C-Store RSP", C_ECHO_RSP: "C-Echo RSP"}
-_MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
+
+#: what a C-STORE's data set is sent from: its bytes, or ``(file, offset, length)`` on disk
+StoreSource = bytes | memoryview | tuple[str | Path | BinaryIO, int, int]
 
 
-@dataclass
-class Timeouts:
-    """Network timeouts in seconds (None: wait forever)."""
-
-    connect: float | None = None
-    acse: float | None = 30.0
-    dimse: float | None = None
-    socket: float | None = 60.0
-
-
-def _t(value: float | None) -> float | None:
-    return value if value else None
-
-
-def tcp_nodelay_wanted() -> bool:
-    """TCP_NODELAY is on unless the environment says ``TCP_NODELAY=0`` (as in DCMTK)."""
-    return os.environ.get("TCP_NODELAY", "1").strip() != "0"
-
-
-def configure_socket(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if tcp_nodelay_wanted() else 0)
-    transport.set_write_buffer_limits(high=1 << 20)
+def choose_context(
+    contexts: Iterable[PresentationContext], sop_class: str, transfer_syntax: str, prefer_deflate: bool = False
+) -> PresentationContext | None:
+    """The accepted context to send a ``sop_class`` object in ``transfer_syntax`` on, in DCMTK's
+    (storescu's) order: the object's own syntax (deflated instead of a native one with
+    ``prefer_deflate``); else explicit VR little or big endian; else implicit VR; else the
+    first one for the class."""
+    candidates = [c for c in contexts if c.abstract_syntax == sop_class]
+    wanted = DEFLATED if prefer_deflate and transfer_syntax in NATIVE else transfer_syntax
+    for ctx in candidates:
+        if ctx.transfer_syntax == wanted:
+            return ctx
+    for ctx in candidates:
+        if ctx.transfer_syntax in (LEE, BEE):
+            return ctx
+    for ctx in candidates:
+        if ctx.transfer_syntax == LEI:
+            return ctx
+    return candidates[0] if candidates else None
 
 
-class Association:
+class Association(Driver):
     """A live association over a TCP stream (either role)."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        channel: Channel,
-        timeouts: Timeouts,
-    ) -> None:
-        self.conn = conn
-        self.timeouts = timeouts
-        self._channel = channel
+    def __init__(self, conn: Connection, channel: Channel, timeouts: Timeouts) -> None:
+        super().__init__(conn, channel, timeouts)
         self._message_id = 0
-        self._closed = False
-        self.peer = channel.transport.get_extra_info("peername")
-        #: when the read under way times out (see _watch), and the timer that checks it
-        self._read_deadline: float | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
+        #: choose_context's answers: the contexts never change once the association is up, and
+        #: a default proposal has over a hundred (looking through them cost a visible share)
+        self._chosen: dict[tuple[str, str, bool], PresentationContext | None] = {}
 
-    # ------------------------------------------------------------------ set-up
+    # ------------------------------------------------------------------ requestor set-up
 
     @classmethod
     async def request(
@@ -137,8 +138,9 @@ class Association:
         server_hostname: str | None = None,
     ) -> Association:
         """Connect and negotiate; raises AssociationRejected, AssociationAborted,
-        NetworkTimeout (``kind`` CONNECT or ACSE), UnknownHost (a ``socket.gaierror``) or
-        OSError (connection refused; ssl.SSLError for TLS).
+        NetworkTimeout (``kind`` CONNECT or ACSE), UnknownHost (a ``socket.gaierror``),
+        ConnectionFailed (an OSError: connection refused; TLSFailed, an ``ssl.SSLError``, for
+        TLS) or InvalidRequest (a ValueError: a host or port that cannot be).
 
         ``family`` (socket.AF_INET, AF_INET6, 0 for any) applies to host names; a literal
         address is used as it is.  ``ssl`` runs the association over TLS; the TLS handshake
@@ -146,47 +148,62 @@ class Association:
         timeouts = timeouts or Timeouts()
         conn = Connection(requestor=True, max_send_pdu=max_send_pdu)
         conn.request(rq)
-        try:
-            async with asyncio.timeout(_t(timeouts.connect)):
-                transport, channel = await asyncio.get_running_loop().create_connection(
-                    Channel,
-                    host,
-                    port,
-                    family=0 if _is_literal_address(host) else family,
-                    ssl=ssl,
-                    server_hostname=(server_hostname or "") if ssl is not None else None,
-                )
-        except socket.gaierror as exc:
-            raise UnknownHost(host, exc.errno, exc.strerror or str(exc)) from None
-        except TimeoutError:
-            raise NetworkTimeout(f"connection to {host}:{port} timed out", NetworkTimeout.CONNECT) from None
+        transport, channel = await _connect(host, port, timeouts.connect, family, ssl, server_hostname)
         configure_socket(transport)
         conn.connection_made()
         assoc = cls(conn, channel, timeouts)
+        event = await assoc._answer_to_request()
+        if isinstance(event, ev.AssociationAccepted):
+            return assoc
+        await assoc.close()
+        raise _refusal(event, channel.error, ssl is not None)
+
+    async def _answer_to_request(self) -> ev.Event:
+        """Send the A-ASSOCIATE-RQ and wait (ACSE timeout) for the answer; aborts on a failure."""
         try:
-            await assoc._flush()
-            event = await assoc._next_event(timeouts.acse, "A-ASSOCIATE response", NetworkTimeout.ACSE)
+            await self.flush()
+            return await self.next_event(self.timeouts.acse, "A-ASSOCIATE response", NetworkTimeout.ACSE)
         except NetworkTimeout as exc:
-            await assoc.abort()
+            await self.abort()
             if exc.kind == NetworkTimeout.SEND:
                 raise
             # the ACSE timer or a read's socket timeout: one ACSE timeout to the caller, as in DCMTK
             raise NetworkTimeout(str(exc), NetworkTimeout.ACSE) from None
         except BaseException:
-            await assoc.abort()
+            await self.abort()
             raise
-        if isinstance(event, ev.AssociationAccepted):
-            return assoc
-        await assoc._close()
-        if isinstance(event, ev.AssociationRejected):
-            rj = event.reject
-            raise AssociationRejected(rj.result, rj.source, rj.reason)
-        if isinstance(channel.error, ssl_module.SSLError):
-            raise channel.error  # the peer's TLS alert says more than "connection closed"
-        if ssl is not None and isinstance(event, ev.Aborted) and not event.by_peer:
-            # a TLS 1.3 server checks our certificate after the handshake and just hangs up
-            raise AssociationAborted(f"{_abort_detail(event)} after the TLS handshake (is our certificate trusted?)")
-        raise AssociationAborted(_abort_detail(event))
+
+    # ------------------------------------------------------------------ acceptor side
+
+    async def receive_request(self, timeout: float | None) -> ev.Event:
+        """The A-ASSOCIATE-RQ (AssociationRequested), or the Aborted that came instead;
+        ``timeout`` bounds the whole wait (ARTIM bounds each read)."""
+        return await self.next_event(timeout, "A-ASSOCIATE-RQ")
+
+    async def accept(self, ac: AssociateAC) -> None:
+        """Send the A-ASSOCIATE-AC: the association is up."""
+        self.conn.accept(ac)
+        self._chosen.clear()
+        await self.flush()
+
+    async def reject(self, rj: AssociateRJ) -> None:
+        """Send the A-ASSOCIATE-RJ and close."""
+        self.conn.reject(rj)
+        await self.flush()
+        await self.close()
+
+    async def grant_release(self) -> None:
+        """Answer the peer's A-RELEASE-RQ and close."""
+        self.conn.release_response()
+        await self.flush()
+        await self.close()
+
+    @property
+    def closed_quietly(self) -> bool:
+        """The connection closed leaving no PDU cut short: nothing was sent (a port probe), or
+        only whole PDUs that need no answer (an A-ABORT) -- what DCMTK passes over in silence.
+        (A request cut short is an error, as in DCMTK.)"""
+        return self.conn.state == State.STA1 and not self.conn.pdu_incomplete
 
     # ------------------------------------------------------------------ properties
 
@@ -196,7 +213,7 @@ class Association:
 
     @property
     def is_established(self) -> bool:
-        return self.conn.state == State.STA6
+        return self.conn.is_established
 
     def find_context(
         self, abstract_syntax: str, transfer_syntaxes: Sequence[str] | None = None
@@ -211,273 +228,39 @@ class Association:
                     return ctx
         return None
 
+    def choose_context(
+        self, sop_class: str, transfer_syntax: str, prefer_deflate: bool = False
+    ) -> PresentationContext | None:
+        """The context to send a ``sop_class`` object in ``transfer_syntax`` on
+        (:func:`choose_context`: DCMTK's order), remembered for the association."""
+        key = (sop_class, transfer_syntax, prefer_deflate)
+        chosen = self._chosen
+        if key not in chosen:
+            chosen[key] = choose_context(self.contexts.values(), sop_class, transfer_syntax, prefer_deflate)
+        return chosen[key]
+
+    def store_context(self, sop_class: str, transfer_syntax: str) -> PresentationContext:
+        """The context to send an object in (:meth:`choose_context`), when the object can be
+        sent on it without a codec: in its own syntax, or from one native syntax to another."""
+        ctx = self.choose_context(sop_class, transfer_syntax)
+        if ctx is None or not reencodable(transfer_syntax, ctx.transfer_syntax):
+            raise NoPresentationContext(f"no presentation context for {sop_class} in {transfer_syntax}")
+        return ctx
+
     def next_message_id(self) -> int:
         self._message_id = self._message_id % 0xFFFF + 1
         return self._message_id
 
-    # ------------------------------------------------------------------ I/O
-
-    async def _flush(self) -> None:
-        buffers = self.conn.data_to_send()
-        if buffers and not self._closed:
-            self._write(buffers)
-            if self._channel.transport.get_write_buffer_size():  # else all sent: nothing to wait for
-                try:
-                    async with asyncio.timeout(_t(self.timeouts.socket)):
-                        await self._channel.drain()
-                except TimeoutError:
-                    raise NetworkTimeout("network send timed out", NetworkTimeout.SEND) from None
-        if self.conn.should_close:
-            await self._close()
-
-    def _write(self, buffers: list[bytes | memoryview]) -> None:
-        """PDU headers and payload pieces in one ``writev`` when the transport has nothing
-        queued (asyncio's ``writelines`` would first join them into one copy); what the
-        socket does not take goes to the transport, which keeps the order and the
-        back-pressure."""
-        transport = self._channel.transport
-        fd = self._channel.fd
-        if fd is not None and not transport.is_closing() and not transport.get_write_buffer_size():
-            try:
-                sent = os.writev(fd, buffers[:_MAX_IOV])
-            except OSError:  # would block, or broken: the transport meets it too and reports it
-                sent = 0
-            done = 0
-            while sent and done < len(buffers):
-                size = len(buffers[done])
-                if sent < size:
-                    buffers[done] = memoryview(buffers[done])[sent:]
-                    break
-                sent -= size
-                done += 1
-            buffers = buffers[done:]
-        if buffers:
-            transport.writelines(buffers)
-
-    async def _close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        self._channel.transport.close()
-        try:
-            async with asyncio.timeout(1):
-                await self._channel.wait_closed()
-        except (OSError, TimeoutError):
-            pass
-
-    async def _next_event(
-        self,
-        timeout: float | None,
-        waiting_for: str = "data",
-        kind: str = NetworkTimeout.DIMSE,
-        idle_reads_bounded: bool = True,
-    ) -> ev.Event:
-        """The next event, reading from the network as needed.
-
-        ``timeout`` bounds the whole wait (ACSE or DIMSE timeout); the socket timeout bounds
-        each read -- with ``idle_reads_bounded`` False and a ``timeout`` running, only reads
-        in the middle of a PDU (DCMTK's non-blocking DIMSE mode: -td, not -ts, bounds the
-        wait for a message); the ARTIM timer is run here whenever the connection asks for it.
-        """
-        event = self.conn.next_event()
-        if event is not None:  # already decoded: no timer to set (once per PDU of a data set)
-            return event
-        if not timeout:  # no overall limit (the default -td): each read is still bounded
-            return await self._next_event_unbounded()
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._next_event_unbounded(idle_reads_bounded)
-        except TimeoutError:
-            raise NetworkTimeout(f"timeout waiting for {waiting_for}", kind) from None
-
-    async def _next_event_unbounded(self, idle_reads_bounded: bool = True) -> ev.Event:
-        while True:
-            event = self.conn.next_event()
-            if event is not None:
-                return event
-            if self.conn.state == State.STA1 or self._closed:
-                raise AssociationAborted("association is closed")
-            await self._read_once(idle_reads_bounded)
-
-    async def _read_once(self, idle_reads_bounded: bool = True) -> None:
-        artim = self.conn.artim_running
-        if artim:
-            limit = _t(self.timeouts.acse)
-        elif idle_reads_bounded or self.conn.pdu_incomplete:
-            limit = _t(self.timeouts.socket)
-        else:
-            limit = None
-        try:
-            if limit is None:
-                data = await self._channel.read()
-            else:
-                self._watch(limit)
-                try:
-                    data = await self._channel.read()
-                finally:
-                    self._read_deadline = None
-        except _ReadTimedOut:
-            if artim:
-                self.conn.timer_expired()
-                try:
-                    await self._flush()
-                except (OSError, NetworkTimeout):
-                    pass
-                await self._close()
-                return
-            raise await self._read_timed_out(limit) from None
-        except OSError:  # reset, or a TLS alert: the channel keeps it (Channel.error)
-            data = b""
-        self.conn.receive_data(data)
-        if not data:
-            self._closed = True
-        await self._flush()
-
-    async def _read_timed_out(self, limit: float) -> NetworkTimeout:
-        """What a read cut off by the socket timeout means: a peer that stopped in the middle
-        of a PDU; one that went silent between PDUs of an established association (aborted
-        here: DCMTK's upper layer counts it as the peer's abort); else a plain timeout."""
-        if self.conn.pdu_incomplete:
-            return PeerStalled(f"peer sent part of a PDU, then nothing for {limit:g} s", NetworkTimeout.READ)
-        if self.conn.state == State.STA6:
-            await self.abort()
-            return PeerSilent("network receive timed out", NetworkTimeout.READ)
-        return NetworkTimeout("network receive timed out", NetworkTimeout.READ)
-
-    def _aborted_error(self, event: ev.Aborted) -> DimseError:
-        """The error an Aborted event is for the caller: what the peer sent, when that made
-        the connection abort the association; else the abort itself."""
-        if not event.by_peer and self.conn.violation is not None:
-            return self.conn.violation
-        return AssociationAborted(_abort_detail(event))
-
-    def _why_over(self, exc: LocalProtocolError) -> DimseError:
-        """Why a send was refused by the connection (``exc``): the abort still queued -- a
-        peer's garbage or A-ABORT that arrived with the last response --; else, on an
-        association already over, an AssociationOver saying why it ended; else ``exc``."""
-        while (event := self.conn.next_event()) is not None:
-            if isinstance(event, ev.Aborted):
-                return self._aborted_error(event)
-        if self.conn.state in (State.STA1, State.STA13):
-            violation = self.conn.violation
-            return AssociationOver(f"association already aborted: {violation}" if violation else "association is over")
-        return exc
-
-    def _watch(self, limit: float) -> None:
-        """Bound the read about to start by ``limit`` seconds.
-
-        One timer serves many reads: it is set when none is pending (or when the pending one
-        would fire too late), and when it fires before the current read's deadline it is set
-        again for that deadline.  A timer made and cancelled for every read (``asyncio.timeout``)
-        was a visible share of the time per object."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        self._read_deadline = deadline
-        watchdog = self._watchdog
-        if watchdog is None or watchdog.when() > deadline:
-            if watchdog is not None:
-                watchdog.cancel()
-            self._watchdog = loop.call_at(deadline, self._watchdog_fired)
-
-    def _watchdog_fired(self) -> None:
-        self._watchdog = None
-        deadline = self._read_deadline
-        if deadline is None or self._closed:
-            return  # no read waiting: the next one sets a timer again
-        loop = asyncio.get_running_loop()
-        if loop.time() >= deadline - 0.001:
-            self._channel.fail_read(_ReadTimedOut())  # the waiting read raises it
-        else:
-            self._watchdog = loop.call_at(deadline, self._watchdog_fired)
-
-    async def receive_command(self, timeout: float | None = None) -> ev.Event:
-        """Next CommandReceived, or the ReleaseRequested/Aborted that ends the association."""
-        return await self._next_event(timeout, "DIMSE message")
-
-    async def receive_dataset(self, write: Callable[[memoryview], object], timeout: float | None) -> int:
-        """Feed the fragments of the data set that follows a command to ``write``; returns its size."""
-        size = 0
-        while True:
-            event = await self._next_event(timeout, "data set")
-            if isinstance(event, ev.DataReceived):
-                write(event.data)
-                size += len(event.data)
-                if event.last:
-                    return size
-            elif isinstance(event, ev.Aborted):
-                raise self._aborted_error(event)
-            else:
-                await self.abort()
-                raise ProtocolError(f"unexpected {type(event).__name__} while receiving a data set")
-
-    async def send_command(self, context_id: int, command: Command) -> None:
-        try:
-            self.conn.send_command(context_id, command)
-        except LocalProtocolError as exc:
-            raise self._why_over(exc) from None
-        await self._flush()
-
-    async def send_dataset_bytes(
-        self, context_id: int, data: bytes | memoryview, progress: Callable[[int], object] | None = None
-    ) -> None:
-        view = memoryview(data)
-        step = self.conn.max_fragment
-        chunk = step * max(1, SEND_CHUNK // step)  # written (and waited for) a chunk at a time
-        for start in range(0, max(len(view), 1), chunk):
-            piece = view[start : start + chunk]
-            try:
-                self.conn.send_data(context_id, piece, start + chunk >= len(view))
-            except LocalProtocolError as exc:
-                raise self._why_over(exc) from None
-            if progress is not None:
-                _report_fragments(progress, len(piece), step)
-            await self._flush()
-
-    async def send_dataset_file(
-        self,
-        context_id: int,
-        path: str | Path | BinaryIO,
-        offset: int,
-        length: int,
-        progress: Callable[[int], object] | None = None,
-        pad: bool = False,
-    ) -> None:
-        """Stream ``length`` bytes of ``path`` (or of a file already open) from ``offset`` as
-        the data set, piece by piece; ``pad`` adds the NUL byte that makes a deflated data set
-        of odd length even (PS3.5 A.5).  A file that turns out shorter than announced (it was
-        truncated meanwhile) or cannot be read aborts the association: the peer must not
-        take half a data set for a whole one (raises :class:`SourceChanged`)."""
-        step = self.conn.max_fragment
-        chunk = step * max(1, SEND_CHUNK // step)  # read, written and waited for a chunk at a time
-        with open(path, "rb", buffering=0) if isinstance(path, (str, Path)) else contextlib.nullcontext(path) as fp:
-            fd, position, remaining = fp.fileno(), offset, length
-            while True:
-                try:
-                    piece = os.pread(fd, min(chunk, remaining), position)
-                except OSError as exc:
-                    await self.abort()
-                    detail = "reading it failed while it was being sent"
-                    raise SourceChanged(exc.strerror or str(exc), FILE_ERROR, detail) from None
-                if not piece and remaining > 0:
-                    await self.abort()
-                    raise SourceChanged(
-                        "I/O suspension or premature end of stream",
-                        PREMATURE_END,
-                        f"the file ended {remaining} bytes early while it was being sent",
-                    )
-                remaining -= len(piece)
-                position += len(piece)
-                if pad and remaining == 0:
-                    piece += b"\0"
-                self.conn.send_data(context_id, piece, remaining == 0)
-                if progress is not None:
-                    _report_fragments(progress, len(piece), step)
-                await self._flush()
-                if remaining == 0:
-                    return
+    @property
+    def operations_window(self) -> int:
+        """How many operations we may have outstanding as requestor: the acceptor's answer to
+        the asynchronous operations window item (PS3.7 D.3.3.3; 0 there means unlimited,
+        capped here at 64); 1 when it did not answer."""
+        ac = self.conn.accept_pdu
+        if not self.conn.requestor or ac is None or ac.user_info.async_ops is None:
+            return 1
+        invoked = ac.user_info.async_ops[0]
+        return MAX_WINDOW if invoked == 0 else min(invoked, MAX_WINDOW)
 
     # ------------------------------------------------------------------ requestor services
 
@@ -485,9 +268,9 @@ class Association:
         """The next response, which must be an ``expected`` (Command Field) answering
         ``message_id`` (or one of several outstanding); else the association is aborted at
         once and a PeerProtocolError says what came instead, checked in DCMTK's order."""
-        event = await self._next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
+        event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
         if isinstance(event, ev.Aborted):
-            raise self._aborted_error(event)
+            raise self.aborted_error(event)
         if isinstance(event, ev.ReleaseRequested):
             await self.abort()
             raise PeerRequestedRelease("Peer requested release (Aborting)")
@@ -501,16 +284,20 @@ class Association:
             raise problem
         data = None
         if rsp.has_dataset:
-            buf = bytearray()
-
-            def collect(piece: memoryview) -> None:
-                buf.extend(piece)
-                if len(buf) > MAX_RESPONSE_DATASET:
-                    raise ProtocolError("response data set too large")
-
-            await self.receive_dataset(collect, self.timeouts.dimse)
-            data = bytes(buf)
+            data = await self._response_dataset()
         return rsp, data
+
+    async def _response_dataset(self) -> bytes:
+        """The data set of a response (an identifier), within MAX_RESPONSE_DATASET."""
+        buf = bytearray()
+
+        def collect(piece: memoryview) -> None:
+            buf.extend(piece)
+            if len(buf) > MAX_RESPONSE_DATASET:
+                raise ProtocolError("response data set too large")
+
+        await self.receive_dataset(collect, self.timeouts.dimse)
+        return bytes(buf)
 
     def _wrong_response(
         self, rsp: Command, message_id: int | Collection[int], expected: int
@@ -553,21 +340,11 @@ class Association:
         await self.send_command(ctx.context_id, c_echo_rq(mid))
         return (await self._response_to(mid, C_ECHO_RSP))[0]
 
-    def store_context(self, sop_class: str, transfer_syntax: str) -> PresentationContext:
-        """The context to send an object in: its own transfer syntax if accepted, else a
-        native one it can be converted to (only from a native syntax)."""
-        ctx = self.find_context(sop_class, [transfer_syntax])
-        if ctx is None and transfer_syntax in NATIVE:
-            ctx = self.find_context(sop_class, NATIVE)
-        if ctx is None:
-            raise NoPresentationContext(f"no presentation context for {sop_class} in {transfer_syntax}")
-        return ctx
-
     async def store(
         self,
         context_id: int,
         command: Command,
-        source: bytes | memoryview | tuple[str | Path | BinaryIO, int, int],
+        source: StoreSource,
         progress: Callable[[int], object] | None = None,
     ) -> Command:
         """Send a C-STORE-RQ and its data set, return the C-STORE-RSP.
@@ -582,37 +359,26 @@ class Association:
         self,
         context_id: int,
         command: Command,
-        source: bytes | memoryview | tuple[str | Path | BinaryIO, int, int],
+        source: StoreSource,
         progress: Callable[[int], object] | None = None,
     ) -> None:
         """Send a C-STORE-RQ and its data set without waiting for the response (see
-        :meth:`store_response`), for an asynchronous operations window larger than one."""
-        try:
-            self.conn.send_command(context_id, command)  # written together with the first fragment
-        except LocalProtocolError as exc:
-            raise self._why_over(exc) from None
-        if isinstance(source, tuple):
-            path, offset, length = source
-            pad = length % 2 == 1 and self.contexts[context_id].transfer_syntax == DeflatedExplicitVRLittleEndian
-            await self.send_dataset_file(context_id, path, offset, length, progress=progress, pad=pad)
-        else:
-            await self.send_dataset_bytes(context_id, source, progress=progress)
+        :meth:`store_response`), for an asynchronous operations window larger than one.  A
+        file region's file is opened before anything is sent."""
+        if not isinstance(source, tuple):
+            self.queue_command(context_id, command)  # written together with the first fragment
+            await self.send_dataset_bytes(context_id, source, progress)
+            return
+        path, offset, length = source
+        with open_input(path) as fp:
+            self.queue_command(context_id, command)
+            pad = length % 2 == 1 and self.contexts[context_id].transfer_syntax == DEFLATED
+            await self.send_dataset_file(context_id, fp, offset, length, progress=progress, pad=pad)
 
     async def store_response(self, outstanding: Collection[int]) -> Command:
         """The next C-STORE-RSP, which must answer one of the ``outstanding`` message IDs
         (responses may come in any order, PS3.7 D.3.3.3)."""
         return (await self._response_to(outstanding, C_STORE_RSP))[0]
-
-    @property
-    def operations_window(self) -> int:
-        """How many operations we may have outstanding as requestor: the acceptor's answer to
-        the asynchronous operations window item (PS3.7 D.3.3.3; 0 there means unlimited,
-        capped here at 64); 1 when it did not answer."""
-        ac = self.conn.accept_pdu
-        if not self.conn.requestor or ac is None or ac.user_info.async_ops is None:
-            return 1
-        invoked = ac.user_info.async_ops[0]
-        return MAX_WINDOW if invoked == 0 else min(invoked, MAX_WINDOW)
 
     async def store_file(
         self,
@@ -620,24 +386,21 @@ class Association:
         priority: int = PRIORITY_MEDIUM,
         move_originator: tuple[str, int] | None = None,
     ) -> Command:
-        """C-STORE a file.  A file whose transfer syntax was accepted is streamed from disk
-        unchanged; otherwise it is decoded and re-encoded (native syntaxes only)."""
-        path = Path(path)
-        try:
-            header = read_part10_header(path)
-        except BadDicomFile:
-            return await self.store_dataset(read_any(path), priority, move_originator)
-        try:
-            read_sop_uids(header)  # the data set must be whole before it is streamed as it is
-        except Garbled:
-            return await self.store_dataset(read_any(path), priority, move_originator)
-        ctx = self.store_context(header.sop_class, header.transfer_syntax)
-        command = c_store_rq(self.next_message_id(), header.sop_class, header.sop_instance, priority, move_originator)
-        if ctx.transfer_syntax == header.transfer_syntax:
-            source = (path, header.dataset_offset, header.dataset_length)
-        else:
-            source = encode_dataset(read_any(path), ctx.transfer_syntax)
-        return await self.store(ctx.context_id, command, source)
+        """C-STORE a file, read and checked as storescu does (:mod:`dimse.files.source`).  A
+        file whose transfer syntax was accepted is streamed from disk unchanged; otherwise it
+        is decoded and re-encoded (native syntaxes only).  A whole Part 10 file is announced
+        by the UIDs of its meta header, a decoded one by those of its data set."""
+        with open_source(path) as source:
+            meta = source.header
+            sop_class, sop_instance = (meta.sop_class, meta.sop_instance) if meta else (source.sop_class, source.sop_instance)
+            if not sop_class or not sop_instance:
+                raise BadDicomFile("data set has no SOP Class UID or SOP Instance UID")
+            ctx = self.store_context(sop_class, source.transfer_syntax)
+            payload = source.payload(ctx.transfer_syntax)
+            if payload is None:  # not after store_context: it takes only a context needing no codec
+                raise NoPresentationContext(f"no presentation context for {sop_class}")
+            command = c_store_rq(self.next_message_id(), sop_class, sop_instance, priority, move_originator)
+            return await self.store(ctx.context_id, command, payload)
 
     async def store_dataset(
         self,
@@ -685,66 +448,71 @@ class Association:
 
     async def release(self) -> None:
         """A-RELEASE; waits (ACSE timeout) for the peer's answer, then closes."""
-        if self.conn.state != State.STA6:
-            return await self._close()
+        if not self.conn.is_established:
+            return await self.close()
         self.conn.release()
-        await self._flush()
+        await self.flush()
         try:
             while self.conn.state != State.STA1:
-                event = await self._next_event(self.timeouts.acse, "A-RELEASE response", NetworkTimeout.ACSE)
+                event = await self.next_event(self.timeouts.acse, "A-RELEASE response", NetworkTimeout.ACSE)
                 if isinstance(event, ev.ReleaseRequested):  # release collision
                     self.conn.release_response()
-                    await self._flush()
+                    await self.flush()
                 elif isinstance(event, ev.Aborted):
-                    raise AssociationAborted(_abort_detail(event))
+                    raise aborted(event)
                 elif isinstance(event, ev.ReleaseConfirmed):
                     if self.conn.state == State.STA12:
                         self.conn.release_response()
-                        await self._flush()
+                        await self.flush()
                     else:
                         break
         except NetworkTimeout:
             await self.abort()
             raise
         finally:
-            await self._close()
-
-    async def abort(self, source: int = 0, reason: int = 0) -> None:
-        """A-ABORT (``source``/``reason`` as :meth:`Connection.abort`) and close at once."""
-        if not self._closed:
-            self.conn.abort(source, reason)
-            try:
-                await self._flush()
-            except (OSError, NetworkTimeout):
-                pass
-        await self._close()
+            await self.close()
 
 
-def _report_fragments(progress: Callable[[int], object], size: int, step: int) -> None:
-    """``progress`` once per fragment of ``step`` bytes that ``size`` bytes were sent as."""
-    for start in range(0, max(size, 1), step):
-        progress(min(step, size - start))
+async def _connect(
+    host: str,
+    port: int,
+    timeout: float | None,
+    family: int,
+    ssl: ssl_module.SSLContext | None,
+    server_hostname: str | None,
+) -> tuple[asyncio.Transport, Channel]:
+    """The TCP (and TLS) connection; every failure raised as a DimseError (see ``request``)."""
+    try:
+        async with asyncio.timeout(as_limit(timeout)):
+            return await asyncio.get_running_loop().create_connection(
+                Channel,
+                host,
+                port,
+                family=0 if _is_literal_address(host) else family,
+                ssl=ssl,
+                server_hostname=(server_hostname or "") if ssl is not None else None,
+            )
+    except socket.gaierror as exc:
+        raise UnknownHost(host, exc.errno if exc.errno is not None else 0, exc.strerror or str(exc)) from None
+    except TimeoutError:
+        raise NetworkTimeout(f"connection to {host}:{port} timed out", NetworkTimeout.CONNECT) from None
+    except OSError as exc:
+        raise connection_failed(exc) from exc
+    except (ValueError, OverflowError) as exc:
+        raise invalid_request(exc) from exc
 
 
-class PeerSilent(NetworkTimeout, AssociationAborted):
-    """Nothing arrived within the socket timeout (-ts) while the next PDU of an established
-    association was awaited.  DCMTK's upper layer reports this as the peer aborting the
-    association, and so do DCMTK's tools; it is both a NetworkTimeout (kind READ) and an
-    AssociationAborted, and the association has been aborted."""
-
-
-class PeerStalled(NetworkTimeout):
-    """The peer sent part of a PDU and then nothing within the socket timeout (-ts)."""
-
-
-class AssociationOver(LocalProtocolError):
-    """Something was to be sent on an association that had already ended (the reason it
-    ended was reported before)."""
-
-
-class _ReadTimedOut(NetworkTimeout):
-    """A read outlived its deadline: raised into the waiting read by the watchdog (and by the
-    stream from then on: the association is over)."""
+def _refusal(event: ev.Event, channel_error: BaseException | None, tls: bool) -> Exception:
+    """The error for an association request answered otherwise than by an A-ASSOCIATE-AC."""
+    if isinstance(event, ev.AssociationRejected):
+        rj = event.reject
+        return AssociationRejected(rj.result, rj.source, rj.reason)
+    if isinstance(channel_error, ssl_module.SSLError):
+        return connection_failed(channel_error)  # the peer's TLS alert says more than "connection closed"
+    if tls and isinstance(event, ev.Aborted) and not event.by_peer:
+        # a TLS 1.3 server checks our certificate after the handshake and just hangs up
+        return aborted(event, " after the TLS handshake (is our certificate trusted?)")
+    return aborted(event)
 
 
 def _is_literal_address(host: str) -> bool:
@@ -758,14 +526,6 @@ def _is_literal_address(host: str) -> bool:
     return False
 
 
-def _abort_detail(event: ev.Event) -> str:
-    if isinstance(event, ev.Aborted):
-        if event.by_peer:
-            return "Peer Aborted Association"
-        return event.detail or "association aborted by the network layer"
-    return f"unexpected {type(event).__name__}"
-
-
 async def associate(
     host: str,
     port: int,
@@ -776,11 +536,14 @@ async def associate(
     timeouts: Timeouts | None = None,
     max_send_pdu: int = 0,
     ssl: ssl_module.SSLContext | None = None,
-    **user_info_extra,
+    **user_info_extra: Any,
 ) -> Association:
     """Open an association proposing ``(abstract syntax, [transfer syntaxes])`` pairs.
 
     ``user_info_extra`` adds user information sub-items (``user_identity_rq``, ``roles``,
     ``extended``, ``async_ops`` ...) to the request."""
-    rq = build_request(calling_ae, called_ae, contexts, max_pdu, **user_info_extra)
+    try:
+        rq = build_request(calling_ae, called_ae, contexts, max_pdu, **user_info_extra)
+    except ValueError as exc:  # more contexts than PS3.8 allows
+        raise invalid_request(exc) from exc
     return await Association.request(host, port, rq, timeouts, max_send_pdu, ssl=ssl)

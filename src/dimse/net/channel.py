@@ -73,7 +73,7 @@ class Channel(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self._end += nbytes
-        if len(self._buffer) - self._end < len(self._buffer) // 4 and not self._filled:
+        if len(self._buffer) - self._end < len(self._buffer) // 4 and not self._filled and self.transport is not None:
             self._filled = True  # resumed by read() once there is room again
             self.transport.pause_reading()
         self._wake_reader()
@@ -83,7 +83,7 @@ class Channel(asyncio.BufferedProtocol):
         self._wake_reader()
         # over plain TCP keep the transport for what we still have to send (as asyncio's
         # streams do); the TLS layer closes by itself
-        return self.transport.get_extra_info("sslcontext") is None
+        return self.transport is not None and self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = self._lost = True
@@ -122,7 +122,7 @@ class Channel(asyncio.BufferedProtocol):
             self._start = self._end = 0
             self._make_room()
             if self.fd is not None and not self._eof and not self._filled:
-                self._read_now()
+                self._read_now(self.fd)
             while self._end == 0:
                 if self._eof:
                     if isinstance(self.error, OSError):
@@ -153,10 +153,10 @@ class Channel(asyncio.BufferedProtocol):
             if not self.transport.is_closing():
                 self.transport.resume_reading()
 
-    def _read_now(self) -> None:
+    def _read_now(self, fd: int) -> None:
         """Whatever the socket has right now, without waiting (see the module's docstring)."""
         try:
-            n = os.readv(self.fd, [self._view[self._end :]])
+            n = os.readv(fd, [self._view[self._end :]])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # reset: the transport meets it too and closes

@@ -13,20 +13,22 @@ import logging
 import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from ..codes import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION
+from ..codes import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION, AssociationEnd
 from ..core import events as ev
 from ..core.commands import C_ECHO_RQ, C_STORE_RQ, Command, response_to
 from ..core.connection import Connection, PresentationContext
-from ..core.fsm import State
 from ..core.negotiation import AcceptorPolicy, negotiate
 from ..core.pdu import AssociateAC, AssociateRJ, AssociateRQ
 from ..dcmtk.texts import abort_text
 from ..errors import AssociationAborted, DimseError, NetworkTimeout
 from ..files.storage import NullSink
 from ..files.structure import checker_for
-from .association import Association, Timeouts, configure_socket
+from .association import Association
 from .channel import Channel
+from .driver import Timeouts, configure_socket
+from .errors import listen_failed
 from .tls import describe_error as describe_tls_error
 
 log = logging.getLogger("dimse.server")
@@ -49,15 +51,62 @@ class LimitExceeded(DimseError):
     """A peer went beyond one of the acceptor's limits; the association is aborted."""
 
 
+class Sink(Protocol):
+    """Where a C-STORE's data set goes as it arrives: :class:`~dimse.files.storage.FileSink`
+    (a temporary file renamed into place on commit), :class:`~dimse.files.storage.NullSink`,
+    or an object of one's own with the same methods.
+
+    The acceptor walks the data set's structure on its way to the sink unless
+    ``check_structure`` is False (a sink that drops the data set anyway); a sink without the
+    attribute (written before it existed) is walked."""
+
+    check_structure: bool
+
+    def write(self, data: memoryview) -> object:
+        """The next piece of the data set (a view: copy what is kept)."""
+
+    def commit(self) -> object:
+        """The data set is complete and sound: keep it."""
+
+    def discard(self) -> None:
+        """Drop what was received (safe to call more than once)."""
+
+
+class Ended(str):
+    """How an association the acceptor served came to its end: ``kind``, an
+    :class:`~dimse.codes.AssociationEnd`, and ``detail``, what went wrong in words (empty for
+    the ordinary endings: released, rejected, aborted by the peer, aborted by us).
+
+    It is also that text itself -- ``detail``, or the kind's value when there is none
+    (``"released"``, ``"network error: ..."``): the string ``Services.association_ended`` was
+    given before, so code comparing it to those strings keeps working."""
+
+    kind: AssociationEnd
+    detail: str
+
+    def __new__(cls, kind: AssociationEnd, detail: str = "") -> Ended:
+        self = super().__new__(cls, detail or kind.value)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "detail", detail)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __getnewargs__(self) -> tuple[AssociationEnd, str]:  # type: ignore[override]  # for copy and pickle
+        return self.kind, self.detail
+
+    def __repr__(self) -> str:
+        return f"Ended({self.kind!r}, {self.detail!r})"
+
+
 class Services:
     """What an acceptor does with each request; subclass and override.
 
-    ``store_sink`` returns an object with ``write(view)``, ``commit()`` and ``discard()``
-    that receives the data set as it arrives, or a status to refuse the object (its data
-    set is then read and dropped).  ``store_done`` turns a committed sink into the status of
-    the C-STORE response.  The acceptor walks the data set's structure as it arrives
-    (:mod:`dimse.structure`, unless the sink's ``check_structure`` is false): a broken one
-    goes to ``store_failed`` instead.
+    ``store_sink`` returns the :class:`Sink` that receives the data set as it arrives, or a
+    status to refuse the object (its data set is then read and dropped).  ``store_done``
+    turns a complete sink into the status of the C-STORE response; a data set that arrived
+    broken (see :class:`Sink`) goes to ``store_failed`` instead.
     """
 
     def association_requested(self, rq: AssociateRQ) -> None:
@@ -66,20 +115,22 @@ class Services:
     def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
         """Called once the A-ASSOCIATE-AC went out."""
 
-    def association_ended(self, assoc: Association, how: str) -> None:
-        """Called when the association is over: ``released``, ``aborted`` or an error text."""
+    def association_ended(self, assoc: Association, how: Ended) -> None:
+        """Called when the association is over (``how.kind``: released, aborted, ...)."""
 
     async def echo(self, assoc: Association, command: Command) -> int:
         return STATUS_SUCCESS
 
-    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command):
+    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command) -> Sink | int:
         return NullSink()
 
-    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
+    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         sink.commit()
         return STATUS_SUCCESS
 
-    def store_failed(self, assoc: Association, ctx: PresentationContext, command: Command, sink, error) -> int:
+    def store_failed(
+        self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink, error: DimseError
+    ) -> int:
         """A data set that arrived broken (``error`` says how): nothing of it is kept; returns
         the status of the C-STORE response (the association goes on)."""
         sink.discard()
@@ -113,10 +164,10 @@ class Acceptor:
     #: TLS: every connection starts with a handshake under this context (its failure is
     #: logged and ends that connection only)
     ssl: ssl_module.SSLContext | None = None
-    _active: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+    _active: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _associations: int = field(default=0, init=False, repr=False)
     #: a task per connection until it has started (the loop keeps only weak references)
-    _starting: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+    _starting: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def active(self) -> int:
@@ -148,96 +199,107 @@ class Acceptor:
 
     async def handle(self, channel: Channel) -> None:
         """One connection from accept to close; never raises (but honours cancellation)."""
-        configure_socket(channel.transport)
-        peer = channel.transport.get_extra_info("peername")
+        transport = channel.transport
+        assert transport is not None, "called once the connection is made"
+        configure_socket(transport)
+        peer = transport.get_extra_info("peername")
         if self.admit is not None and peer and not self.admit(peer[0]):
             log.warning("Access control: refused connection from %s", peer[0])
-            channel.transport.close()
+            transport.close()
             return
-        if self.ssl is not None and not await self._start_tls(channel, peer):
+        if self.ssl is not None and not await self._start_tls(channel, self.ssl, peer):
             return
         conn = Connection(requestor=False)
         conn.connection_made()
         assoc = Association(conn, channel, self.timeouts)
-        how = "closed"
         task = asyncio.current_task()
+        assert task is not None
         self._active.add(task)
+        ended = Ended(AssociationEnd.ABORTED)  # unless it comes to another end: cancelled
         try:
-            how = await self._run(assoc)
-        except asyncio.CancelledError:
-            how = "aborted by us"
-            await assoc.abort()
-            raise
-        except LimitExceeded as exc:
-            how = str(exc)
-            log.warning("%s: %s: A-ABORT (%s)", _who(assoc), exc, abort_text(2, 0))
-            await assoc.abort(2, 0)
-        except NetworkTimeout as exc:
-            how = str(exc)
-            log.warning("%s: %s: connection dropped", _who(assoc), exc)
-            await assoc.abort()
-        except DimseError as exc:
-            how = str(exc)
-            await assoc.abort()
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            how = f"network error: {exc}"
-            await assoc.abort()
-        except Exception as exc:  # a bug must not take the server down
-            log.exception("internal error on association from %s", assoc.peer)
-            how = f"internal error: {exc}"
-            await assoc.abort()
+            ended = await self._serve(assoc)
         finally:
             self._active.discard(task)
-            await assoc._close()
+            await assoc.close()
             try:
-                self.services.association_ended(assoc, how)
+                self.services.association_ended(assoc, ended)
             finally:
                 if self.on_finished is not None:
                     self.on_finished()
 
-    async def _start_tls(self, channel: Channel, peer) -> bool:
+    async def _serve(self, assoc: Association) -> Ended:
+        """Serve ``assoc`` to its end; whatever went wrong aborts it (and is said how it ended)."""
+        try:
+            return await self._run(assoc)
+        except asyncio.CancelledError:
+            await assoc.abort()
+            raise
+        except LimitExceeded as exc:
+            log.warning("%s: %s: A-ABORT (%s)", _who(assoc), exc, abort_text(2, 0))
+            await assoc.abort(2, 0)
+            return Ended(AssociationEnd.LIMIT_EXCEEDED, _text(exc))
+        except NetworkTimeout as exc:
+            log.warning("%s: %s: connection dropped", _who(assoc), exc)
+            await assoc.abort()
+            return Ended(AssociationEnd.TIMED_OUT, _text(exc))
+        except (OSError, asyncio.IncompleteReadError) as exc:  # net.errors.ConnectionLost too
+            await assoc.abort()
+            return Ended(AssociationEnd.NETWORK_ERROR, f"network error: {exc}")
+        except DimseError as exc:
+            await assoc.abort()
+            return Ended(AssociationEnd.ABORTED, _text(exc))
+        except Exception as exc:  # a bug must not take the server down
+            log.exception("internal error on association from %s", assoc.peer)
+            await assoc.abort()
+            return Ended(AssociationEnd.INTERNAL_ERROR, f"internal error: {exc}")
+
+    async def _start_tls(self, channel: Channel, context: ssl_module.SSLContext, peer: object) -> bool:
         """The TLS handshake, bounded by the ACSE timeout; False (logged) if it failed."""
         raw = channel.transport
+        assert raw is not None
         try:
             tls = await asyncio.get_running_loop().start_tls(
-                raw, channel, self.ssl, server_side=True, ssl_handshake_timeout=self.timeouts.acse or None
+                raw, channel, context, server_side=True, ssl_handshake_timeout=self.timeouts.acse or None
             )
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            who = peer[0] if peer else "?"
-            if isinstance(exc, (ConnectionAbortedError, TimeoutError)):  # asyncio's handshake timeout
-                log.error(
-                    "Receiving Association failed: TLS handshake not completed within %s s (from %s)",
-                    self.timeouts.acse,
-                    who,
-                )
-            elif (text := describe_tls_error(exc)) is not None:
-                log.error("Receiving Association failed: %s (from %s)", text, who)
-            else:  # a port probe, or a peer that gave up before saying anything
-                log.info("connection from %s closed before the TLS handshake", who)
+            self._tls_failed(exc, peer[0] if isinstance(peer, tuple) else "?")
             raw.abort()
             if self.on_finished is not None:
                 self.on_finished()
             return False
+        assert isinstance(tls, asyncio.Transport)
         channel.replace_transport(tls)
-        channel.transport.set_write_buffer_limits(high=1 << 20)
+        tls.set_write_buffer_limits(high=1 << 20)
         return True
 
-    async def _run(self, assoc: Association) -> str:
-        conn = assoc.conn
+    def _tls_failed(self, exc: BaseException, who: str) -> None:
+        if isinstance(exc, (ConnectionAbortedError, TimeoutError)):  # asyncio's handshake timeout
+            log.error(
+                "Receiving Association failed: TLS handshake not completed within %s s (from %s)",
+                self.timeouts.acse,
+                who,
+            )
+        elif (text := describe_tls_error(exc)) is not None:
+            log.error("Receiving Association failed: %s (from %s)", text, who)
+        else:  # a port probe, or a peer that gave up before saying anything
+            log.info("connection from %s closed before the TLS handshake", who)
+
+    async def _run(self, assoc: Association) -> Ended:
         # ARTIM bounds each read and, here, the whole request: a peer cannot trickle it in
         try:
-            event = await assoc._next_event(self.timeouts.acse, "A-ASSOCIATE-RQ")
+            event = await assoc.receive_request(self.timeouts.acse)
         except AssociationAborted:
-            if not _closed_quietly(conn):
+            if not assoc.closed_quietly:
                 raise
             peer = assoc.peer
             log.info("connection from %s closed before an association request", peer[0] if peer else "?")
-            return PROBE
+            return Ended(AssociationEnd.PROBE, PROBE)
         if isinstance(event, ev.Aborted):
             detail = event.detail or abort_text(event.source, event.reason)
             if not event.by_peer:
                 log.warning("%s: %s: A-ABORT (%s)", _who(assoc), detail, abort_text(event.source, event.reason))
-            return "aborted before association: " + detail
+            kind = AssociationEnd.ABORTED_BY_PEER if event.by_peer else AssociationEnd.ABORTED
+            return Ended(kind, "aborted before association: " + detail)
         assert isinstance(event, ev.AssociationRequested)
         self.services.association_requested(event.request)
         if self.max_associations is not None and self._associations >= self.max_associations:
@@ -247,40 +309,28 @@ class Acceptor:
                 self._associations,
                 self.max_associations,
             )
-            conn.reject(LIMIT_REJECT)
-            await assoc._flush()
-            await assoc._close()
-            return "rejected"
+            await assoc.reject(LIMIT_REJECT)
+            return Ended(AssociationEnd.REJECTED)
         self._associations += 1
         try:
             return await self._negotiated(assoc, event.request)
         finally:
             self._associations -= 1
 
-    async def _negotiated(self, assoc: Association, request: AssociateRQ) -> str:
-        conn = assoc.conn
+    async def _negotiated(self, assoc: Association, request: AssociateRQ) -> Ended:
         answer = negotiate(request, self.policy)
         if not isinstance(answer, AssociateAC):
-            conn.reject(answer)
-            await assoc._flush()
-            await assoc._close()
-            return "rejected"
-        conn.accept(answer)
-        await assoc._flush()
+            await assoc.reject(answer)
+            return Ended(AssociationEnd.REJECTED)
+        await assoc.accept(answer)
         self.services.association_accepted(assoc, answer)
         while True:
             event = await assoc.receive_command(self.timeouts.dimse)
             if isinstance(event, ev.ReleaseRequested):
-                conn.release_response()
-                await assoc._flush()
-                await assoc._close()
-                return "released"
+                await assoc.grant_release()
+                return Ended(AssociationEnd.RELEASED)
             if isinstance(event, ev.Aborted):
-                if event.by_peer:
-                    return "aborted"
-                if event.reason:  # the core caught a protocol violation (a lost connection has none)
-                    log.warning("%s: %s: A-ABORT (%s)", _who(assoc), event.detail, abort_text(2, event.reason))
-                return f"aborted: {event.detail}"
+                return _aborted(assoc, event)
             assert isinstance(event, ev.CommandReceived)
             await self._dispatch(assoc, event.context_id, event.command)
 
@@ -326,16 +376,7 @@ class Acceptor:
     async def _receive_dataset(self, assoc: Association, write: Callable[[memoryview], object]) -> int:
         """The data set that follows a command, within ``max_dataset_bytes`` and
         ``dataset_time_limit`` (raises LimitExceeded); a refused or ignored one counts too."""
-        limit, size = self.max_dataset_bytes, 0
-
-        def bounded(piece: memoryview) -> None:
-            nonlocal size
-            size += len(piece)
-            if size > limit:
-                raise LimitExceeded(f"data set larger than {limit} bytes")
-            write(piece)
-
-        receiver = write if limit is None else bounded
+        receiver = write if self.max_dataset_bytes is None else _bounded(write, self.max_dataset_bytes)
         if not self.dataset_time_limit:
             return await assoc.receive_dataset(receiver, self.timeouts.dimse)
         try:
@@ -345,6 +386,20 @@ class Acceptor:
             if not deadline.expired():
                 raise
             raise LimitExceeded(f"data set not received within {self.dataset_time_limit} s") from None
+
+
+def _bounded(write: Callable[[memoryview], object], limit: int) -> Callable[[memoryview], None]:
+    """``write``, refusing (LimitExceeded) a data set that grows beyond ``limit`` bytes."""
+    size = 0
+
+    def bounded(piece: memoryview) -> None:
+        nonlocal size
+        size += len(piece)
+        if size > limit:
+            raise LimitExceeded(f"data set larger than {limit} bytes")
+        write(piece)
+
+    return bounded
 
 
 def _drop(piece: memoryview) -> None:
@@ -362,11 +417,17 @@ def _checked(feed: Callable[[memoryview], bool], write: Callable[[memoryview], o
     return checked
 
 
-def _closed_quietly(conn: Connection) -> bool:
-    """The connection closed leaving no PDU cut short: nothing was sent (a port probe), or
-    only whole PDUs that need no answer (an A-ABORT) -- what DCMTK passes over in silence.
-    (A request cut short is an error, as in DCMTK.)"""
-    return conn.state == State.STA1 and not conn._in
+def _aborted(assoc: Association, event: ev.Aborted) -> Ended:
+    """How an association that an A-ABORT (or a lost connection) ended came to its end."""
+    if event.by_peer:
+        return Ended(AssociationEnd.ABORTED_BY_PEER)
+    if event.reason:  # the core caught a protocol violation (a lost connection has none)
+        log.warning("%s: %s: A-ABORT (%s)", _who(assoc), event.detail, abort_text(2, event.reason))
+    return Ended(AssociationEnd.ABORTED, f"aborted: {event.detail}")
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _who(assoc: Association) -> str:
@@ -374,7 +435,11 @@ def _who(assoc: Association) -> str:
     return f"Peer {peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "Peer"
 
 
-async def serve(acceptor: Acceptor, host: str | None, port: int, **kwargs) -> asyncio.Server:
-    """Listen on ``host:port`` (``None``: all interfaces) and serve with ``acceptor``."""
+async def serve(acceptor: Acceptor, host: str | None, port: int, **kwargs: Any) -> asyncio.Server:
+    """Listen on ``host:port`` (``None``: all interfaces) and serve with ``acceptor``; a port
+    that cannot be opened raises ListenFailed (an OSError)."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: Channel(acceptor.connected), host, port, **kwargs)
+    try:
+        return await loop.create_server(lambda: Channel(acceptor.connected), host, port, **kwargs)
+    except OSError as exc:
+        raise listen_failed(exc) from exc

@@ -9,6 +9,7 @@ import logging
 import os
 from pathlib import Path
 
+from ..codes import AssociationEnd
 from ..core.commands import Command
 from ..core.connection import PresentationContext
 from ..core.pdu import AssociateAC, AssociateRQ
@@ -17,7 +18,14 @@ from ..dcmtk.modality import modality_prefix
 from ..files.part10 import meta_prefix
 from ..files.storage import FileSink, NullSink, UnsafeName, object_filename, path_inside
 from ..net.association import Association
-from ..net.server import PROBE, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Services
+from ..net.server import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Ended, Services, Sink
+
+#: what an association that ended the ordinary way is logged as (DCMTK's lines)
+_ORDINARY_ENDINGS = {
+    AssociationEnd.RELEASED: "Association Release",
+    AssociationEnd.REJECTED: "Association Rejected",
+    AssociationEnd.ABORTED_BY_PEER: "Association Aborted",
+}
 
 
 class StoreServices(Services):
@@ -43,25 +51,24 @@ class StoreServices(Services):
         self.log.info("Association Received")
 
     def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
-        dump = dumps.dump_association(assoc.conn.request_pdu, ac, False)
-        self.log.log(logging.INFO if self.verbose_pc else logging.DEBUG, "Parameters:\n%s", dump)
+        rq = assoc.conn.request_pdu
+        if rq is not None:  # always, once an association was accepted
+            dump = dumps.dump_association(rq, ac, False)
+            self.log.log(logging.INFO if self.verbose_pc else logging.DEBUG, "Parameters:\n%s", dump)
         self.log.info("Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
 
-    def association_ended(self, assoc: Association, how: str) -> None:
-        if how == "released":
-            self.log.info("Association Release")
-        elif how == "rejected":
-            self.log.info("Association Rejected")
-        elif how == "aborted":
-            self.log.info("Association Aborted")
-        elif how != PROBE:  # a port probe: the acceptor said so at info
+    def association_ended(self, assoc: Association, how: Ended) -> None:
+        line = _ORDINARY_ENDINGS.get(how.kind) if not how.detail else None
+        if line is not None:
+            self.log.info(line)
+        elif how.kind is not AssociationEnd.PROBE:  # a port probe: the acceptor said so at info
             self.log.error("Association ended: %s", how)
 
     async def echo(self, assoc: Association, command: Command) -> int:
         self.log.info("Received Echo Request (MsgID %d)", command.MessageID)
         return 0
 
-    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command):
+    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command) -> Sink | int:
         sop_class = command.get("AffectedSOPClassUID", "")
         sop_instance = command.get("AffectedSOPInstanceUID", "")
         self.log.info("Received Store Request (MsgID %d, %s)", command.MessageID, modality_prefix(sop_class))
@@ -82,8 +89,9 @@ class StoreServices(Services):
             self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES
 
-    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink) -> int:
-        if isinstance(sink, NullSink):
+    def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
+        if not isinstance(sink, FileSink):  # --ignore: a NullSink, nothing kept
+            sink.commit()
             return 0
         try:
             path = sink.commit()
@@ -94,5 +102,5 @@ class StoreServices(Services):
             self.log.info(self.stored_message, path)
         self.count += 1
         if self.stored is not None:
-            self.stored.append(path)
+            self.stored.append(os.fspath(path))
         return 0

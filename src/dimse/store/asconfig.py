@@ -96,7 +96,8 @@ class AssociationConfig:
 
     def _parse(self, text: str) -> dict[str, dict[str, dict[str, _Entry]]]:
         tree: dict[str, dict[str, dict[str, _Entry]]] = {}
-        superkey = section = None
+        superkey: str | None = None
+        section: str | None = None
         last: _Entry | None = None
         for number, raw in enumerate(text.splitlines(), 1):
             if not raw.strip() or raw.startswith("#"):
@@ -125,7 +126,7 @@ class AssociationConfig:
                 tree[superkey][section] = {}
                 last = None
             elif "=" in line:
-                if section is None:
+                if superkey is None or section is None:
                     raise ConfigError(self._where(number) + "entry outside a [section]")
                 key, value = line.split("=", 1)
                 key = _normalize(key)

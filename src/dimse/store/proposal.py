@@ -1,4 +1,7 @@
-"""storescu's presentation-context proposal (DCMTK's algorithm, spec section 3.2-3.3)."""
+"""The ``--propose-*`` options and storescu's presentation-context proposal (DCMTK's algorithm,
+spec section 3.2-3.3).  One table for both requestors: movescu offers five of the options
+(``-x=``, ``-xe``, ``-xb``, ``-xd``, ``-xi``) and proposes their syntaxes in one context.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..cli.options import CommandLine, Parsed
+from ..uids import UNCOMPRESSED
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
 from ..uids import ImplicitVRLittleEndian as LEI
 
-UNCOMPRESSED = (LEE, BEE, LEI)
 
-#: short, long, help, preferred transfer syntax, whether LEE/BEE/LEI follow as fallbacks
-PROPOSE_OPTIONS: tuple[tuple[str, str, str, str, bool], ...] = (
+@dataclass(frozen=True)
+class ProposeOption:
+    """One ``--propose-*`` option: P (the preferred syntax) and whether F follows (spec 3.2)."""
+
+    short: str
+    long: str
+    help: str
+    preferred: str
+    with_fallbacks: bool  # the uncompressed syntaxes follow as fallbacks
+
+
+_OPTIONS: tuple[tuple[str, str, str, str, bool], ...] = (
     (
         "-x=",
         "--propose-uncompr",
@@ -128,7 +141,10 @@ PROPOSE_OPTIONS: tuple[tuple[str, str, str, str, bool], ...] = (
         True,
     ),
 )
-PROPOSE_LONGS = tuple(o[1] for o in PROPOSE_OPTIONS)
+PROPOSE_OPTIONS = tuple(ProposeOption(*row) for row in _OPTIONS)
+_BY_LONG = {o.long: o for o in PROPOSE_OPTIONS}
+PROPOSE_LONGS = tuple(_BY_LONG)
+DEFAULT = "--propose-uncompr"
 
 
 @dataclass(frozen=True)
@@ -140,8 +156,9 @@ class Proposal:
     combine: bool = False
 
     def contexts_for(self, sop_class: str) -> list[tuple[str, list[str]]]:
+        """The context(s) for one SOP class: P alone and F, or both in one (``+C``)."""
         if self.combine:
-            return [(sop_class, list(dict.fromkeys((self.preferred, *self.fallbacks))))]
+            return [(sop_class, list(self.transfer_syntaxes))]
         contexts = [(sop_class, [self.preferred])]
         if self.fallbacks:
             contexts.append((sop_class, list(self.fallbacks)))
@@ -154,14 +171,21 @@ class Proposal:
             out.extend(self.contexts_for(sop_class))
         return out
 
+    @property
+    def transfer_syntaxes(self) -> tuple[str, ...]:
+        """P and F in one list (what ``+C`` proposes, and what movescu proposes)."""
+        return tuple(dict.fromkeys((self.preferred, *self.fallbacks)))
 
-def add_options(cmd: CommandLine) -> None:
-    for short, long, text, _, _ in PROPOSE_OPTIONS:
-        cmd.add(short, long, text)
+
+def add_options(cmd: CommandLine, longs: Sequence[str] = PROPOSE_LONGS) -> None:
+    """The options ``longs`` (a tool's subset, in its usage order)."""
+    for long in longs:
+        option = _BY_LONG[long]
+        cmd.add(option.short, option.long, option.help)
 
 
-def from_options(parsed: Parsed) -> Proposal:
-    choice = parsed.winner(*PROPOSE_LONGS) or "--propose-uncompr"
-    _, _, _, preferred, with_fallbacks = next(o for o in PROPOSE_OPTIONS if o[1] == choice)
-    fallbacks = tuple(ts for ts in UNCOMPRESSED if ts != preferred) if with_fallbacks else ()
-    return Proposal(preferred, fallbacks, parsed.has("--combine"))
+def from_options(parsed: Parsed, longs: Sequence[str] = PROPOSE_LONGS) -> Proposal:
+    """The winner of ``longs`` (default ``-x=``) as P and F; ``+C`` combines them."""
+    option = _BY_LONG[parsed.winner(*longs) or DEFAULT]
+    fallbacks = tuple(ts for ts in UNCOMPRESSED if ts != option.preferred) if option.with_fallbacks else ()
+    return Proposal(option.preferred, fallbacks, parsed.has("--combine"))

@@ -1,9 +1,12 @@
 """Sending one file as storescu does (spec section 3.4), streaming it when possible.
 
-A file whose transfer syntax the peer accepted is sent from disk as it is, after reading only
-its meta header and the two SOP UIDs; a file that needs another syntax is decoded with pydicom
-and encoded again (native syntaxes), or decompressed / compressed when allowed and a codec
-exists (see :mod:`dimse.store.transcode`).
+A file is read as :mod:`dimse.files.source` reads it (``Association.store_file`` too): opened
+once, its meta header and structure checked, its SOP UIDs found.  One whose transfer syntax the
+peer accepted (on the context DCMTK's order chooses, ``Association.choose_context``) is sent
+from disk as it is; one that needs another syntax is decoded with pydicom and encoded again
+(native syntaxes), or decompressed / compressed when allowed and a codec exists (see
+:mod:`dimse.store.transcode`).  :func:`send_file` waits for the response, :func:`start_file`
+leaves it to come (:class:`StoreWindow`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
 
 from ..cli.conditions import PEER_ABORTED, describe
 from ..core.commands import Command, c_store_rq
@@ -23,34 +25,16 @@ from ..dcmtk.modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
 from ..dcmtk.texts import store_status_text
 from ..dcmtk.uid_names import sop_class_name, ts_description
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
-from ..files.part10 import (
-    BadDicomFile,
-    Part10Header,
-    SourceChanged,
-    encode_dataset,
-    garbled,
-    open_regular,
-    read_any,
-    read_part10_header,
-    read_sop_uids,
-    truncated,
-)
-from ..files.scan import VRS, Garbled, Truncated, scan
+from ..files.part10 import BadDicomFile, SourceChanged
+from ..files.source import Payload, Source, open_source
 from ..net.association import Association
-from ..uids import NATIVE
-from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
-from ..uids import ExplicitVRBigEndian as BEE
-from ..uids import ExplicitVRLittleEndian as LEE
-from ..uids import ImplicitVRLittleEndian as LEI
 from .inputs import ReadMode
 from .invent import Inventor
 from .transcode import TranscodeError, Transcoder
 
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
 INAPPROPRIATE_DATA = "0006:0202 DIMSE Inappropriate data for message"
 SEND_FAILED = "0006:020e DIMSE Failed to send message"
+NO_CONTEXT = "0006:0208 DIMSE No valid Presentation Context ID"
 
 
 @dataclass
@@ -78,26 +62,6 @@ class Outcome:
 
 
 @dataclass
-class Loaded:
-    """A file read as far as sending it needs.  The file stays open until :meth:`close`:
-    its bytes are sent from this handle, so a file renamed or removed after it was loaded
-    (an outbox cleaner, ``+rn``) is still sent whole."""
-
-    transfer_syntax: str
-    sop_class: str
-    sop_instance: str
-    region: tuple[BinaryIO, int, int] | None = None  # the data set on disk, if it can be sent as is
-    dataset: Dataset | None = None
-    in_memory: memoryview | None = None  # the data set, when the whole (small) file was read
-    fp: BinaryIO | None = None
-
-    def close(self) -> None:
-        if self.fp is not None:
-            self.fp.close()
-            self.fp = None
-
-
-@dataclass
 class SendOptions:
     mode: ReadMode = field(default_factory=ReadMode)
     uid_padding: bool = False
@@ -106,101 +70,16 @@ class SendOptions:
     transcoder: Transcoder = field(default_factory=Transcoder)
 
 
-def _ts_of(ds: Dataset) -> str:
-    meta = getattr(ds, "file_meta", None)
-    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
-    if ts:
-        return ts
-    implicit, little = ds.original_encoding
-    return LEI if implicit else (LEE if little else BEE)
-
-
-def load(path: str, opts: SendOptions) -> Loaded:
+def load(path: str, opts: SendOptions) -> Source:
     """Transfer syntax and SOP UIDs of a file; decodes it only when it must.  The file is
-    opened once, here: what is sent later comes from that handle."""
-    fp = open_regular(path)
-    try:
-        loaded = _load(path, fp, opts)
-    except BaseException:
-        fp.close()
-        raise
-    loaded.fp = fp
-    return loaded
-
-
-def _load(path: str, fp: BinaryIO, opts: SendOptions) -> Loaded:
-    header = None
-    if opts.mode.allow_file:
-        try:
-            header = read_part10_header(path, fp)
-        except BadDicomFile:
-            if not opts.mode.allow_dataset:
-                raise
-    uids = None
-    if header is not None and opts.inventor is None:
-        try:
-            uids = read_sop_uids(header, fp)
-        except Garbled as exc:
-            if not exc.at_start:
-                raise garbled(exc) from None
-            _whole_as_implicit(header, fp)  # implicit VR behind an explicit meta header
-    elif header is not None:
-        _whole(header, fp)
-    if uids is not None:
-        sop_class, sop_instance = (_unpad(v, opts.uid_padding) for v in uids)
-        return Loaded(
-            header.transfer_syntax,
-            sop_class,
-            sop_instance,
-            region=(fp, header.dataset_offset, header.dataset_length),
-            in_memory=header.dataset_in_memory if header.transfer_syntax != DEFLATED else None,
-        )
-    if header is None:
-        _whole_bare(fp)
-    ds = read_any(fp)
-    if opts.inventor is not None:
-        opts.inventor.apply(ds)
-    values = [_unpad(str(ds.get(k, "") or ""), opts.uid_padding) for k in ("SOPClassUID", "SOPInstanceUID")]
-    return Loaded(_ts_of(ds), values[0], values[1], dataset=ds)
-
-
-def _whole(header: Part10Header, fp: BinaryIO) -> None:
-    """Refuse a file whose data set is not whole, as DCMTK does, before anything of it is
-    decoded: pydicom's forced reading would take damaged lengths for values."""
-    try:
-        read_sop_uids(header, fp)
-    except Garbled as exc:
-        if not exc.at_start:
-            raise garbled(exc) from None
-        _whole_as_implicit(header, fp)
-
-
-def _whole_as_implicit(header: Part10Header, fp: BinaryIO) -> None:
-    """A data set whose first element is not explicit VR is decoded (and re-encoded) only if
-    it is whole read as implicit VR little endian, the usual way such files are written."""
-    try:
-        scan(fp, header.dataset_offset, header.dataset_length, True, True)
-    except Truncated as exc:
-        raise truncated(exc) from None
-    except Garbled as exc:
-        raise garbled(exc) from None
-
-
-def _whole_bare(fp: BinaryIO) -> None:
-    """The same check for a data set without meta header (``+f``, ``-f``), in the encoding
-    its first element shows -- DCMTK's guess: explicit VR when a VR follows the tag, big
-    endian when the group reads as one."""
-    size = fp.seek(0, 2)
-    fp.seek(0)
-    head = fp.read(6)
-    implicit = len(head) < 6 or head[4:6] not in VRS
-    little = not (len(head) >= 2 and head[0] == 0 and head[1] != 0)
-    try:
-        scan(fp, 0, size, implicit, little)
-    except Truncated as exc:
-        raise truncated(exc) from None
-    except Garbled as exc:
-        raise garbled(exc) from None
+    opened once, here: what is sent later comes from that handle (close the Source)."""
+    return open_source(
+        path,
+        allow_file=opts.mode.allow_file,
+        allow_dataset=opts.mode.allow_dataset,
+        uid_padding=opts.uid_padding,
+        amend=opts.inventor.apply if opts.inventor is not None else None,
+    )
 
 
 class Lookahead:
@@ -215,7 +94,7 @@ class Lookahead:
     def __init__(self, opts: SendOptions) -> None:
         self.opts = opts
         self._path: str | None = None
-        self._result: Loaded | BadDicomFile | None = None
+        self._result: Source | BadDicomFile | None = None
 
     def prepare(self, path: str) -> None:
         """Load ``path`` now, for the next :meth:`take` of it."""
@@ -226,12 +105,12 @@ class Lookahead:
             self._result = exc
         self._path = path
 
-    def take(self, path: str) -> Loaded:
+    def take(self, path: str) -> Source:
         """What :func:`load` gives for ``path``, prepared earlier or read now."""
         result, prepared = self._result, self._path
         self._path = self._result = None
         if prepared != path or result is None:
-            if isinstance(result, Loaded):
+            if isinstance(result, Source):
                 result.close()
             return load(path, self.opts)
         if isinstance(result, BadDicomFile):
@@ -240,43 +119,9 @@ class Lookahead:
 
     def discard(self) -> None:
         """Forget (and close) a file prepared but not taken."""
-        if isinstance(self._result, Loaded):
+        if isinstance(self._result, Source):
             self._result.close()
         self._path = self._result = None
-
-
-def _unpad(uid: str, uid_padding: bool) -> str:
-    """-up drops one trailing space; a trailing NUL is UI padding anyway."""
-    if uid_padding and uid.endswith(" "):
-        uid = uid[:-1]
-    return uid.rstrip("\0")
-
-
-def select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
-    """DCMTK's order: same syntax; else explicit LE/BE; else implicit; else the first one.
-
-    Remembered per association (its contexts never change): a default proposal has over a
-    hundred contexts, and looking through them was a visible share of the time per file."""
-    chosen = assoc.__dict__.setdefault("_chosen_contexts", {})
-    key = (sop_class, ts, prefer_deflate)
-    if key not in chosen:
-        chosen[key] = _select_context(assoc, sop_class, ts, prefer_deflate)
-    return chosen[key]
-
-
-def _select_context(assoc: Association, sop_class: str, ts: str, prefer_deflate: bool) -> PresentationContext | None:
-    candidates = [c for c in assoc.contexts.values() if c.abstract_syntax == sop_class]
-    wanted = DEFLATED if prefer_deflate and ts in NATIVE else ts
-    for test in (
-        lambda c: c.transfer_syntax == wanted,
-        lambda c: c.transfer_syntax in (LEE, BEE),
-        lambda c: c.transfer_syntax == LEI,
-        lambda c: True,
-    ):
-        for ctx in candidates:
-            if test(ctx):
-                return ctx
-    return None
 
 
 def class_label(sop_class: str) -> str:
@@ -307,41 +152,60 @@ class Dots:
             sys.stdout.flush()
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What is told of a data set's bytes as they go out: DCMTK's ``XMIT: ....`` dots and the
+    progress bar (``on_bytes``, called with the size of each fragment)."""
+
+    dots: Dots
+    on_bytes: Callable[[int], object] | None = None
+
+    def fragment(self, size: int) -> None:
+        self.dots.fragment(size)
+        if self.on_bytes is not None:
+            self.on_bytes(size)
+
+    @property
+    def callback(self) -> Callable[[int], object] | None:
+        """What the association calls per fragment sent; None when nobody listens (then
+        there is no call per fragment at all)."""
+        return self.fragment if self.dots.enabled or self.on_bytes is not None else None
+
+
 async def send_file(
     assoc: Association,
     path: str,
     opts: SendOptions,
     log: logging.Logger,
-    dots: Dots,
-    on_bytes: Callable[[int], object] | None = None,
-    window: bool = False,
+    progress: Progress,
     lookahead: Lookahead | None = None,
     next_path: str | None = None,
-) -> Outcome | InFlight:
-    """One store attempt for ``path``: everything logged in DCMTK's words.  With ``window``
-    the response is not waited for: an :class:`InFlight` is returned once the data set is
-    sent (or an Outcome when the attempt failed before that).  With a ``lookahead``, the
-    file comes from it, and ``next_path`` is loaded into it while the response is due."""
-    message_id = assoc.next_message_id()
-    outcome = Outcome(path)
-    log.info("Sending file: %s", path)
-    try:
-        loaded = lookahead.take(path) if lookahead is not None else load(path, opts)
-    except BadDicomFile as exc:
-        return bad_file(outcome, exc, log)
-    try:
-        sent = await _send_loaded(assoc, loaded, outcome, message_id, opts, log, dots, on_bytes, window)
-    finally:
-        loaded.close()
-    if not isinstance(sent, float):
+) -> Outcome:
+    """One store attempt for ``path``, its response awaited: everything logged in DCMTK's
+    words.  With a ``lookahead``, the file comes from it, and ``next_path`` is loaded into it
+    while the response is due."""
+    sent = await _send(assoc, path, opts, log, progress, lookahead)
+    if isinstance(sent, Outcome):
         return sent
     try:
         if lookahead is not None and next_path is not None:
             lookahead.prepare(next_path)
-        rsp = await assoc.store_response((message_id,))
+        rsp = await assoc.store_response((sent.message_id,))
     except (DimseError, OSError) as exc:
-        return _failed(outcome, exc, log, dots)
-    return _answered(outcome, rsp, outcome.context_id, sent, log, dots)
+        return _failed(sent.outcome, exc, log, progress.dots)
+    return _answered(sent.outcome, rsp, sent.context_id, sent.started, log, progress.dots)
+
+
+async def start_file(
+    assoc: Association, path: str, opts: SendOptions, log: logging.Logger, progress: Progress
+) -> Outcome | InFlight:
+    """One store attempt for ``path`` whose response is left to come (an asynchronous
+    operations window): the :class:`InFlight` store once its data set is sent, or the
+    Outcome of an attempt that failed before that."""
+    sent = await _send(assoc, path, opts, log, progress, None)
+    if isinstance(sent, InFlight):
+        progress.dots.end()
+    return sent
 
 
 def bad_file(outcome: Outcome, exc: BadDicomFile, log: logging.Logger) -> Outcome:
@@ -353,78 +217,105 @@ def bad_file(outcome: Outcome, exc: BadDicomFile, log: logging.Logger) -> Outcom
     return outcome
 
 
-async def _send_loaded(
+async def _send(
     assoc: Association,
-    loaded: Loaded,
-    outcome: Outcome,
-    message_id: int,
+    path: str,
     opts: SendOptions,
     log: logging.Logger,
-    dots: Dots,
-    on_bytes: Callable[[int], object] | None,
-    window: bool,
-) -> Outcome | InFlight | float:
-    """Choose the context, build the request and send it with its data set; the time it
-    started when a response is now due (else the failed Outcome, or the InFlight store)."""
-    path = outcome.path
-    outcome.sop_class, outcome.sop_instance = loaded.sop_class, loaded.sop_instance
-    if not loaded.sop_class or not loaded.sop_instance:
-        log.error("No SOP Class or Instance UID in file: %s", path)
-        outcome.error = INAPPROPRIATE_DATA
-        return outcome
-    ctx = select_context(assoc, loaded.sop_class, loaded.transfer_syntax, opts.prefer_deflate)
-    if ctx is None:
-        log.error("No presentation context for: (%s) %s", class_label(loaded.sop_class), loaded.sop_class)
-        outcome.error = "0006:0208 DIMSE No valid Presentation Context ID"
-        return outcome
-    outcome.context_id = ctx.context_id
-    target = ctx.transfer_syntax
-    outcome.transfer_syntax = target
-    if target != loaded.transfer_syntax:
-        log.info("Converting transfer syntax: %s -> %s", ts_description(loaded.transfer_syntax), ts_description(target))
-    log.info("Sending Store Request (MsgID %d, %s)", message_id, modality_prefix(loaded.sop_class))
+    progress: Progress,
+    lookahead: Lookahead | None,
+) -> Outcome | InFlight:
+    """Read ``path`` (or take it from ``lookahead``) and send its C-STORE-RQ and data set:
+    the store now in flight, or the Outcome of an attempt that failed."""
+    message_id = assoc.next_message_id()
+    outcome = Outcome(path)
+    log.info("Sending file: %s", path)
     try:
-        source, sop_instance = _source(loaded, target, opts)
+        source = lookahead.take(path) if lookahead is not None else load(path, opts)
+    except BadDicomFile as exc:
+        return bad_file(outcome, exc, log)
+    with source:
+        ctx = _context(assoc, source, outcome, opts, log)
+        if ctx is None:
+            return outcome
+        log.info("Sending Store Request (MsgID %d, %s)", message_id, modality_prefix(source.sop_class))
+        payload = _payload(assoc, source, outcome, opts, log, progress.dots)
+        if payload is None:
+            return outcome
+        command = c_store_rq(message_id, source.sop_class, outcome.sop_instance)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s", dump_command(command, incoming=False))
+        started = time.perf_counter()
+        progress.dots.start()
+        try:
+            await assoc.send_store(ctx.context_id, command, payload, progress.callback)
+        except (DimseError, OSError) as exc:
+            return _failed(outcome, exc, log, progress.dots)
+    return InFlight(outcome, message_id, ctx.context_id, started)
+
+
+def _context(
+    assoc: Association, source: Source, outcome: Outcome, opts: SendOptions, log: logging.Logger
+) -> PresentationContext | None:
+    """The context to send ``source`` on (DCMTK's choice, ``Association.choose_context``),
+    after the checks DCMTK makes first; None when there is none (logged, in ``outcome``)."""
+    outcome.sop_class, outcome.sop_instance = source.sop_class, source.sop_instance
+    if not source.sop_class or not source.sop_instance:
+        log.error("No SOP Class or Instance UID in file: %s", outcome.path)
+        outcome.error = INAPPROPRIATE_DATA
+        return None
+    ctx = assoc.choose_context(source.sop_class, source.transfer_syntax, opts.prefer_deflate)
+    if ctx is None:
+        log.error("No presentation context for: (%s) %s", class_label(source.sop_class), source.sop_class)
+        outcome.error = NO_CONTEXT
+        return None
+    outcome.context_id = ctx.context_id
+    outcome.transfer_syntax = target = ctx.transfer_syntax
+    if target != source.transfer_syntax:
+        log.info("Converting transfer syntax: %s -> %s", ts_description(source.transfer_syntax), ts_description(target))
+    return ctx
+
+
+def _payload(
+    assoc: Association, source: Source, outcome: Outcome, opts: SendOptions, log: logging.Logger, dots: Dots
+) -> Payload | None:
+    """What goes on the wire for ``source`` in the outcome's transfer syntax (and the SOP
+    Instance UID it announces, in ``outcome``); None when it cannot be made (logged)."""
+    target = outcome.transfer_syntax
+    try:
+        payload, sop_instance = _converted(source, target, opts)
     except TranscodeError as exc:
-        conn = assoc.conn.request_pdu
+        rq = assoc.conn.request_pdu
         dots.start()
         dots.end()
         log.warning(
             "DIMSE Warning: (%s,%s): sendMessage: unable to convert dataset from '%s' transfer syntax to '%s'",
-            conn.calling_ae,
-            conn.called_ae,
-            ts_description(loaded.transfer_syntax),
+            rq.calling_ae if rq else "",
+            rq.called_ae if rq else "",
+            ts_description(source.transfer_syntax),
             ts_description(target),
         )
         log.warning("%s", exc)
-        log.error("Store Failed, file: %s:\n%s", path, SEND_FAILED)
+        log.error("Store Failed, file: %s:\n%s", outcome.path, SEND_FAILED)
         outcome.error = SEND_FAILED
-        return outcome
+        return None
     except BadDicomFile as exc:
-        return bad_file(outcome, exc, log)
-    outcome.bytes = source[2] if isinstance(source, tuple) else len(source)
+        bad_file(outcome, exc, log)
+        return None
+    outcome.bytes = payload[2] if isinstance(payload, tuple) else len(payload)
     outcome.sop_instance = sop_instance
-    command = c_store_rq(message_id, loaded.sop_class, sop_instance)
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug("%s", dump_command(command, incoming=False))
+    return payload
 
-    def report(size: int) -> None:
-        dots.fragment(size)
-        if on_bytes is not None:
-            on_bytes(size)
 
-    progress = report if dots.enabled or on_bytes is not None else None  # else no call per fragment
-
-    started = time.perf_counter()
-    dots.start()
-    try:
-        await assoc.send_store(ctx.context_id, command, source, progress)
-    except (DimseError, OSError) as exc:
-        return _failed(outcome, exc, log, dots)
-    if window:
-        dots.end()
-        return InFlight(outcome, message_id, ctx.context_id, started)
-    return started
+def _converted(source: Source, target: str, opts: SendOptions) -> tuple[Payload, str]:
+    """The data set as it is or coded again for ``target`` (a codec's work when it takes one),
+    and the SOP Instance UID to announce (lossy compression gives a new one)."""
+    payload = source.payload(target, opts.transcoder.deflate_level)
+    if payload is not None:
+        return payload, source.sop_instance
+    ds = source.decoded()
+    raw = opts.transcoder.convert(ds, source.transfer_syntax, target)
+    return raw, str(ds.get("SOPInstanceUID", source.sop_instance))
 
 
 def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -> Outcome:
@@ -493,7 +384,7 @@ class StoreWindow:
             done += await self.collect_one()
         if self.broken is not None:
             return done
-        started = await send_file(self.assoc, path, opts, self.log, self.dots, on_bytes, window=True)
+        started = await start_file(self.assoc, path, opts, self.log, Progress(self.dots, on_bytes))
         if isinstance(started, Outcome):
             if started.association_lost:
                 # we aborted it, not the peer: what was in flight is sent again by the caller
@@ -529,20 +420,3 @@ class StoreWindow:
         failed = [_failed(p.outcome, exc, self.log, Dots(False)) for p in self.outstanding.values()]
         self.outstanding.clear()
         return failed
-
-
-def _source(
-    loaded: Loaded, target: str, opts: SendOptions
-) -> tuple[bytes | memoryview | tuple[BinaryIO, int, int], str]:
-    """What goes on the wire (the file region itself -- from memory when the small file was
-    read whole --, or the data set in ``target``), and the SOP Instance UID to announce (lossy
-    compression gives a new one)."""
-    if target == loaded.transfer_syntax and loaded.region is not None:
-        if loaded.in_memory is not None:
-            return loaded.in_memory, loaded.sop_instance
-        return loaded.region, loaded.sop_instance
-    ds = loaded.dataset if loaded.dataset is not None else read_any(loaded.fp)
-    if target == loaded.transfer_syntax or (loaded.transfer_syntax in NATIVE and target in NATIVE):
-        return encode_dataset(ds, target, opts.transcoder.deflate_level), loaded.sop_instance
-    raw = opts.transcoder.convert(ds, loaded.transfer_syntax, target)
-    return raw, str(ds.get("SOPInstanceUID", loaded.sop_instance))

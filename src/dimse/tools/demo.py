@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRLittleEndian
 
+from ..codes import Status
 from ..core.negotiation import MAX_CONTEXTS, AcceptorPolicy
 from ..dcmtk.uid_names import ts_description
 from ..errors import DimseError
@@ -31,12 +35,17 @@ from ..uids import UNCOMPRESSED
 
 def sample_files() -> list[Path]:
     """The Part 10 files bundled with pydicom (its ``test_files`` folder; nothing is downloaded)."""
-    folder = Path(get_testdata_file("CT_small.dcm")).parent
+    folder = Path(str(get_testdata_file("CT_small.dcm"))).parent
     return sorted(p for p in folder.glob("*.dcm") if p.is_file())
 
 
-def _plan(files: list[Path]) -> tuple[list[tuple[Path, str, str, str]], list[tuple[Path, str]]]:
-    sendable, skipped = [], []
+#: one file to send: path, SOP Instance UID, transfer syntax, SOP Class UID
+Sendable = tuple[Path, str, str, str]
+
+
+def _plan(files: list[Path]) -> tuple[list[Sendable], list[tuple[Path, str]]]:
+    sendable: list[Sendable] = []
+    skipped: list[tuple[Path, str]] = []
     for path in files:
         try:
             header = read_part10_header(path)
@@ -52,7 +61,17 @@ def _plan(files: list[Path]) -> tuple[list[tuple[Path, str, str, str]], list[tup
     return sendable, skipped
 
 
-async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
+@dataclass
+class _Sent:
+    """What the SCU part of the demo did."""
+
+    sent: list[Sendable] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)
+    failures: int = 0
+    total: int = 0
+
+
+async def run_demo(files: list[Path], output: Path, out: TextIO = sys.stdout) -> int:
     sendable, skipped = _plan(files)
     pairs = sorted({(sop, ts) for _, _, ts, sop in sendable})[:MAX_CONTEXTS]
     all_ts = sorted({ts for _, ts in pairs} | set(UNCOMPRESSED))
@@ -61,59 +80,63 @@ async def run_demo(files: list[Path], output: Path, out=sys.stdout) -> int:
     server = await serve(Acceptor(policy, services), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(f"storage SCP listening on 127.0.0.1:{port}, writing to {output}", file=out)
-    failures = 0
     started = time.perf_counter()
-    total = 0
-    sent: list[tuple[Path, str, str, str]] = []
-    refused: list[tuple[Path, str]] = []
     async with server:
-        assoc = await associate(
-            "127.0.0.1", port, [(sop, [ts]) for sop, ts in pairs], calling_ae="DEMO-SCU", called_ae="DEMO-SCP"
-        )
-        print(f"association accepted: {len(assoc.contexts)} presentation contexts\n", file=out)
-        print(f"{'file':<42} {'transfer syntax':<44} {'bytes':>9}  status", file=out)
-        for entry in sendable:
-            path, _uid, ts, _sop = entry
-            size = path.stat().st_size
-            try:
-                rsp = await assoc.store_file(path)
-                status = rsp.get("Status", 0xC000)
-                text = "Success" if status == 0 else f"0x{status:04x}"
-                failures += status != 0
-                total += size
-                sent.append(entry)
-            except BadDicomFile as exc:  # a broken sample file is refused before anything is sent
-                text = "refused (not sent)"
-                refused.append((path, f"{exc} ({exc.detail})" if exc.detail else str(exc)))
-            except DimseError as exc:
-                text, failures = f"failed: {exc}", failures + 1
-            print(f"{path.name[:42]:<42} {ts_description(ts)[:44]:<44} {size:>9}  {text}", file=out)
-        await assoc.release()
+        done = await _send(port, pairs, sendable, out)
     elapsed = time.perf_counter() - started
-    mismatches = _compare(sent, services.stored)
-    distinct = len(set(services.stored))
+    stored = services.stored or []
+    mismatches = _compare(done.sent, stored)
+    distinct = len(set(stored))
     print(
-        f"\nsent {len(sent)} files ({total / 1e6:.1f} MB) in {elapsed:.2f} s; "
-        f"received {len(services.stored)} files ({distinct} distinct objects); "
+        f"\nsent {len(done.sent)} files ({done.total / 1e6:.1f} MB) in {elapsed:.2f} s; "
+        f"received {len(stored)} files ({distinct} distinct objects); "
         f"received data set equal to the one sent: {distinct - len(mismatches)} of {distinct}",
         file=out,
     )
-    for path, reason in refused:
+    for path, reason in done.refused:
         print(f"refused {path.name}: {reason}", file=out)
     for path, reason in skipped:
         print(f"skipped {path.name}: {reason}", file=out)
     for name in mismatches:
         print(f"MISMATCH {name}", file=out)
-    if distinct < len(services.stored):
+    if distinct < len(stored):
         print(
-            f"\n{len(services.stored)} files make {distinct} objects: some of pydicom's samples share a SOP Instance"
+            f"\n{len(stored)} files make {distinct} objects: some of pydicom's samples share a SOP Instance"
             " UID, and a later file with the same UID replaces the earlier one (as in any archive).",
             file=out,
         )
-    return 1 if failures or mismatches or not sent else 0
+    return 1 if done.failures or mismatches or not done.sent else 0
 
 
-def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[str]) -> list[str]:
+async def _send(port: int, pairs: list[tuple[str, str]], sendable: list[Sendable], out: TextIO) -> _Sent:
+    """One association to the demo's SCP sending every file, a table line per file."""
+    done = _Sent()
+    assoc = await associate(
+        "127.0.0.1", port, [(sop, [ts]) for sop, ts in pairs], calling_ae="DEMO-SCU", called_ae="DEMO-SCP"
+    )
+    print(f"association accepted: {len(assoc.contexts)} presentation contexts\n", file=out)
+    print(f"{'file':<42} {'transfer syntax':<44} {'bytes':>9}  status", file=out)
+    for entry in sendable:
+        path, _uid, ts, _sop = entry
+        size = path.stat().st_size
+        try:
+            rsp = await assoc.store_file(path)
+            status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
+            text = "Success" if status == Status.SUCCESS else f"0x{status:04x}"
+            done.failures += status != Status.SUCCESS
+            done.total += size
+            done.sent.append(entry)
+        except BadDicomFile as exc:  # a broken sample file is refused before anything is sent
+            text = "refused (not sent)"
+            done.refused.append((path, f"{exc} ({exc.detail})" if exc.detail else str(exc)))
+        except DimseError as exc:
+            text, done.failures = f"failed: {exc}", done.failures + 1
+        print(f"{path.name[:42]:<42} {ts_description(ts)[:44]:<44} {size:>9}  {text}", file=out)
+    await assoc.release()
+    return done
+
+
+def _compare(sendable: list[Sendable], stored: list[str]) -> list[str]:
     """Names of received files whose data set differs from the last file sent with that UID."""
     last_sent = {uid: path for path, uid, _, _ in sendable}
     bad = []
@@ -125,9 +148,7 @@ def _compare(sendable: list[tuple[Path, str, str, str]], stored: list[str]) -> l
     return bad
 
 
-def _quiet_logger():
-    import logging
-
+def _quiet_logger() -> logging.Logger:
     log = logging.getLogger("dimse.demo.scp")
     log.addHandler(logging.NullHandler())
     log.propagate = False

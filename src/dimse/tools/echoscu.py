@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import IntEnum
 
 from ..cli import network, tls
 from ..cli.app import add_ae_titles, add_max_pdu, add_timeouts, end_association, new_command_line, run
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
-from ..core.negotiation import build_request
+from ..codes import Status
+from ..core.negotiation import MAX_CONTEXTS, build_request
 from ..core.pdu import AssociateRQ
 from ..dcmtk import dumps
+from ..dcmtk.texts import echo_status_text
 from ..errors import AssociationAborted, AssociationRejected, DimseError
 from ..net.association import Association, Timeouts
 from ..uids import VERIFICATION
 
-EXIT_ASSOCIATION_ABORTED = 70
+
+class EchoscuExit(IntEnum):
+    """echoscu's exit codes: DCMTK's values (``EXITCODE_ASSOCIATION_ABORTED`` is echoscu's own)."""
+
+    NO_ERROR = 0
+    FAILURE = 1  # command-line errors, association failures, a failed release
+    ASSOCIATION_ABORTED = 70  # the echo itself failed (DCMTK: only a peer abort, and it exits 0)
+
 
 #: the transfer syntaxes DCMTK's echoscu proposes, in order (``-pts n`` takes the first n)
 TRANSFER_SYNTAXES = (
@@ -76,7 +86,7 @@ def settings(parsed: Parsed) -> Settings:
     """All option values at once, before TLS set-up or any network work: a bad value is a
     command-line error, never a line after "Requesting Association"."""
     n_ts = network.int_option(parsed, "--propose-ts", 1, 1, len(TRANSFER_SYNTAXES))
-    n_pc = network.int_option(parsed, "--propose-pc", 1, 1, 128)
+    n_pc = network.int_option(parsed, "--propose-pc", 1, 1, MAX_CONTEXTS)
     network.check_values(parsed)
     rq = build_request(
         network.ae_title(parsed, "--aetitle", "ECHOSCU"),
@@ -88,14 +98,13 @@ def settings(parsed: Parsed) -> Settings:
 
 
 async def echo_main(parsed: Parsed) -> int:
-    tls.handle_listings(parsed)
     log = configure(parsed, "echoscu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     wanted = settings(parsed)
     tls.check(parsed, "client")
     contexts = tls.contexts(parsed, "client", log)
     if contexts is None:
-        return 1
+        return EchoscuExit.FAILURE
     try:
         return await _echo(wanted, log, host, port, contexts)
     finally:
@@ -110,15 +119,15 @@ async def _echo(wanted: Settings, log: logging.Logger, host: str, port: int, con
         assoc = await Association.request(host, port, rq, wanted.timeouts, **contexts.request_options)
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", describe(exc))
-        return 1
+        return EchoscuExit.FAILURE
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed: %s", describe(exc))
-        return 1
+        return EchoscuExit.FAILURE
     log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()
-        return 1
+        return EchoscuExit.FAILURE
     log.info("Association Accepted (Max Send PDV: %d)", network.announced_max_pdv(assoc.conn))
     return await _echo_loop(assoc, wanted.repeat, wanted.abort, log)
 
@@ -129,31 +138,27 @@ async def _echo_loop(assoc: Association, repeat: int, abort: bool, log: logging.
             message_id = assoc.next_message_id()
             log.info("Sending Echo Request (MsgID %d)", message_id)
             rsp = await assoc.echo(message_id)
-            status = rsp.get("Status", 0xC000)
+            status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
             log.info("Received Echo Response (%s)", echo_status_text(status))
-            if status != 0:
+            if status != Status.SUCCESS:
                 log.error("Echo Failed: peer answered with status 0x%04x", status)
                 log.info("Aborting Association")
                 await assoc.abort()
-                return EXIT_ASSOCIATION_ABORTED
+                return EchoscuExit.ASSOCIATION_ABORTED
     except AssociationAborted as exc:
         log.error("Echo Failed: %s", describe(exc))
         log.info("Peer Aborted Association")
-        return EXIT_ASSOCIATION_ABORTED
+        return EchoscuExit.ASSOCIATION_ABORTED
     except (DimseError, OSError) as exc:
         log.error("Echo SCU Failed: %s", describe(exc))
         log.info("Aborting Association")
         await assoc.abort()
-        return EXIT_ASSOCIATION_ABORTED
+        return EchoscuExit.ASSOCIATION_ABORTED
     failure = await end_association(assoc, abort, log)
     if failure is not None:
         log.critical("Association %s Failed: %s", "Abort" if abort else "Release", describe(failure))
-        return 1
-    return 0
-
-
-def echo_status_text(status: int) -> str:
-    return "Success" if status == 0 else f"Unknown Status: 0x{status:x}"
+        return EchoscuExit.FAILURE
+    return EchoscuExit.NO_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:

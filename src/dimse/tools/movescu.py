@@ -4,14 +4,17 @@ Unlike DCMTK's: sub-associations are served concurrently with the C-MOVE associa
 each other; after the final C-MOVE response a sub-association still open gets ``--grace-time``
 seconds and is then aborted, so movescu never waits forever; and a C-MOVE that failed (error
 status, no response, peer abort, unreadable query) never exits 0.  Exit codes otherwise as
-DCMTK's (spec section 8.1).
+DCMTK's (spec section 8.1).  The C-MOVE loop itself is :mod:`dimse.move.mover`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+from dataclasses import asdict, dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,44 +35,54 @@ from ..cli.options import CommandLine, CommandLineError, Parsed, parse_int
 from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
 from ..core.negotiation import AcceptorPolicy, build_request
+from ..core.pdu import AssociateRQ
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
-from ..dcmtk.texts import move_status_text
-from ..errors import AssociationAborted, AssociationRejected, DimseError, PeerRequestedRelease
-from ..files.part10 import BadDicomFile
+from ..errors import AssociationRejected, DimseError
 from ..move.identifier import KeyIdentifier
+from ..move.mover import Keys, MoveOptions, Mover, MoveRequest, MoveResult
 from ..move.receiver import MoveReceiver
 from ..move.rewrite import OutputFormat
 from ..net.association import Association, Timeouts
 from ..net.server import Acceptor, serve
+from ..store import proposal
 from ..uids import VERIFICATION
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
 from ..uids import ImplicitVRLittleEndian as LEI
 
-EXIT_INVALID_OUTPUT_DIRECTORY = 45
-EXIT_CANNOT_WRITE_OUTPUT = 40
-EXIT_CANNOT_INITIALIZE_NETWORK = 60
-EXIT_CANNOT_NEGOTIATE = 61
-EXIT_NO_PRESENTATION_CONTEXT = 66
-EXIT_CANNOT_CLOSE = 67
-EXIT_MOVE_WARNING = 68
-EXIT_MOVE_ERROR = 69
-EXIT_CANNOT_CREATE_TLS_LAYER = 70
+
+class MovescuExit(IntEnum):
+    """movescu's exit codes: DCMTK's names and values (spec section 8.1)."""
+
+    NO_ERROR = 0
+    COMMANDLINE_SYNTAX_ERROR = 1
+    CANNOT_WRITE_OUTPUT_FILE = 40
+    INVALID_OUTPUT_DIRECTORY = 45
+    CANNOT_INITIALIZE_NETWORK = 60
+    CANNOT_NEGOTIATE_ASSOCIATION = 61
+    NO_PRESENTATION_CONTEXT = 66
+    CANNOT_CLOSE_ASSOCIATION = 67
+    CMOVE_WARNING = 68
+    CMOVE_ERROR = 69
+    CANNOT_CREATE_TLS_LAYER = 70
+
+
+#: the exit code for what the C-MOVEs came to
+_EXIT_FOR = {
+    MoveResult.SUCCESS: MovescuExit.NO_ERROR,
+    MoveResult.WARNING: MovescuExit.CMOVE_WARNING,
+    MoveResult.FAILED: MovescuExit.CMOVE_ERROR,
+}
 
 MODELS = {
     "--patient": ("1.2.840.10008.5.1.4.1.2.1.1", "1.2.840.10008.5.1.4.1.2.1.2"),
     "--study": ("1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.2"),
     "--psonly": ("1.2.840.10008.5.1.4.1.2.3.1", "1.2.840.10008.5.1.4.1.2.3.2"),
 }
-PROPOSALS = {
-    "--propose-uncompr": (LEE, BEE, LEI),
-    "--propose-little": (LEE, BEE, LEI),
-    "--propose-big": (BEE, LEE, LEI),
-    "--propose-deflated": (DEFLATED, LEE, BEE, LEI),
-    "--propose-implicit": (LEI,),
-}
+#: storescu's ``--propose-*`` options (``store.proposal``) that movescu has, in its usage order
+PROPOSALS = ("--propose-uncompr", "--propose-little", "--propose-big", "--propose-deflated", "--propose-implicit")
 
 
 def command_line() -> CommandLine:
@@ -78,6 +91,19 @@ def command_line() -> CommandLine:
     cmd.param("port", "tcp/ip port number of peer")
     cmd.param("dcmfile-in", "DICOM query file(s)", optional=True, repeat=True)
     cmd.group("network options")
+    _query_options(cmd)
+    _transfer_syntax_options(cmd)
+    _other_network_options(cmd)
+    cmd.group("limits on incoming associations (beyond DCMTK)", 1)
+    add_server_limits(cmd)
+    tls.add_options(cmd, "both")
+    cmd.group("output options")
+    _output_options(cmd)
+    return cmd
+
+
+def _query_options(cmd: CommandLine) -> None:
+    """-k, the information model and the AE titles."""
     cmd.group("override matching keys", 1)
     cmd.add("-k", "--key", "override matching key", '[k]ey: gggg,eeee="str" or dict. name="str"')
     cmd.group("query information model", 1)
@@ -87,21 +113,18 @@ def command_line() -> CommandLine:
     cmd.group("application entity titles", 1)
     add_ae_titles(cmd, "MOVESCU")
     cmd.add("-aem", "--move", "set move destinat. AE title (default: MOVESCU)", "[a]etitle: string")
+
+
+def _transfer_syntax_options(cmd: CommandLine) -> None:
+    """What the Storage SCP accepts, what the C-MOVE association proposes."""
     cmd.group("preferred network transfer syntaxes (incoming associations)", 1)
     preferences.add_options(cmd)
     cmd.add("-pm", "--promiscuous", "also accept storage SOP classes not in DCMTK's list (beyond DCMTK)")
     cmd.group("proposed transmission transfer syntaxes (outgoing associations)", 1)
-    cmd.add(
-        "-x=", "--propose-uncompr", "propose all uncompressed TS, explicit VR\nwith local byte ordering first (default)"
-    )
-    cmd.add("-xe", "--propose-little", "propose all uncompressed TS, explicit VR\nlittle endian first")
-    cmd.add("-xb", "--propose-big", "propose all uncompressed TS, explicit VR\nbig endian first")
-    cmd.add(
-        "-xd",
-        "--propose-deflated",
-        "propose deflated explicit VR little endian TS\nand all uncompressed transfer syntaxes",
-    )
-    cmd.add("-xi", "--propose-implicit", "propose implicit VR little endian TS only")
+    proposal.add_options(cmd, PROPOSALS)
+
+
+def _other_network_options(cmd: CommandLine) -> None:
     cmd.group("network host access control (tcp wrapper)", 1)
     cmd.add("-ac", "--access-full", "accept connections from any host (default)")
     cmd.add(
@@ -132,10 +155,10 @@ def command_line() -> CommandLine:
         "[s]econds: integer (default: 10)",
     )
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
-    cmd.group("limits on incoming associations (beyond DCMTK)", 1)
-    add_server_limits(cmd)
-    tls.add_options(cmd, "both")
-    cmd.group("output options")
+
+
+def _output_options(cmd: CommandLine) -> None:
+    """How received objects are written (``move.rewrite``)."""
     cmd.group("general", 1)
     add_output_directory(cmd)
     cmd.group("bit preserving mode", 1)
@@ -175,7 +198,6 @@ def command_line() -> CommandLine:
     cmd.add(
         "+cl", "--compression-level", "0=uncompressed, 1=fastest, 9=best compression", "[l]evel: integer (default: 6)"
     )
-    return cmd
 
 
 _WRITE_XFER = {
@@ -226,12 +248,12 @@ def output_format(parsed: Parsed) -> OutputFormat:
     if padding == "--padding-create":
         if parsed.winner("--write-file", "--write-dataset") == "--write-dataset":
             raise CommandLineError("--padding-create not allowed with --write-dataset")
-        values = parsed.values("--padding-create")
+        values = parsed.given("--padding-create")
         pad = (parse_int(values[0], "--padding-create", 0), parse_int(values[1], "--padding-create", 0))
     if (
         parsed.has("--compression-level")
         and xfer not in (None, "--write-xfer-same", "--write-xfer-deflated")
-        and not parsed.winner(*PROPOSALS) == "--propose-deflated"
+        and parsed.winner(*PROPOSALS) != "--propose-deflated"
     ):
         raise CommandLineError(
             "--compression-level only allowed with --propose-deflated, --write-xfer-deflated or --write-xfer-same"
@@ -247,14 +269,17 @@ def output_format(parsed: Parsed) -> OutputFormat:
     )
 
 
-def _identifiers(parsed: Parsed) -> list[tuple[str | None, list | KeyIdentifier]]:
+def _identifiers(parsed: Parsed) -> list[MoveRequest]:
     """(query file or None, -k keys) for each request; files are checked now, as DCMTK does.
 
     Keys alone that ``KeyIdentifier`` can code need no pydicom (most of movescu's start-up)."""
     texts = [values[0] for values in parsed.all_values("--key")]
     files = parsed.params[2:]
-    keys = KeyIdentifier.parse(texts) if texts and not files else None
-    if keys is None:
+    fast = KeyIdentifier.parse(texts) if texts and not files else None
+    keys: Keys
+    if fast is not None:
+        keys = fast
+    else:
         from ..move.keys import parse_keys
 
         keys = parse_keys(texts)
@@ -266,179 +291,67 @@ def _identifiers(parsed: Parsed) -> list[tuple[str | None, list | KeyIdentifier]
     return [(path, keys) for path in files] or [(None, keys)]
 
 
-class Mover:
-    """The C-MOVE loop of one movescu run and its accumulated exit status."""
+@dataclass(frozen=True)
+class MoveSettings:
+    """What movescu's options ask for, every value checked before any network work."""
 
-    def __init__(self, parsed: Parsed, log: logging.Logger, assoc: Association, sop_class: str) -> None:
-        self.parsed = parsed
-        self.log = log
-        self.assoc = assoc
-        self.sop_class = sop_class
-        self.cancel_after = network.int_option(parsed, "--cancel", 0, 0)
-        self.destination = network.ae_title(parsed, "--move", "") or assoc.conn.request_pdu.calling_ae
-        self.status = 0
-        self.failed_exchange = False
-        #: sub-operation counts of the latest response (remaining, completed, failed, warning)
-        self.counts = {"remaining": 0, "completed": 0, "failed": 0, "warning": 0}
-        self.final_statuses: list[int] = []
-        self.on_response = None  # called after each response (progress bar)
-
-    def _count(self, rsp, final: bool) -> None:
-        """Keep the counts a response gives; after the final one an absent remaining count
-        is 0 (PS3.7 makes it optional there: Orthanc and dcmjs-dimse leave it out)."""
-        if final:
-            self.counts["remaining"] = 0
-        for key, keyword in (
-            ("remaining", "NumberOfRemainingSuboperations"),
-            ("completed", "NumberOfCompletedSuboperations"),
-            ("failed", "NumberOfFailedSuboperations"),
-            ("warning", "NumberOfWarningSuboperations"),
-        ):
-            value = rsp.get(keyword)
-            if value is not None:
-                self.counts[key] = value
-        if self.on_response is not None:
-            self.on_response()
-
-    def _note(self, code: int) -> None:
-        self.status = max(self.status, code) if code in (EXIT_MOVE_WARNING, EXIT_MOVE_ERROR) else self.status
-
-    async def move(self, query_file: str | None, keys: list | KeyIdentifier) -> bool:
-        """One C-MOVE; returns False when the exchange failed (further requests are not sent)."""
-        log = self.log
-        if isinstance(keys, KeyIdentifier):
-            identifier = keys
-        else:
-            from pydicom.dataset import Dataset
-
-            from ..move.keys import apply_keys, load_query
-
-            try:
-                identifier = load_query(query_file) if query_file else Dataset()
-            except BadDicomFile as exc:
-                self.assoc.next_message_id()
-                log.error("bad DICOM file: %s: %s", query_file, exc)
-                self._note(EXIT_MOVE_ERROR)
-                return False
-            apply_keys(identifier, keys)
-        ctx = self.assoc.find_context(self.sop_class)
-        if ctx is None:
-            self.assoc.next_message_id()
-            log.error("Move Request Failed: 0006:0208 DIMSE No valid Presentation Context ID")
-            self._note(EXIT_MOVE_ERROR)
-            return False
-        debug = log.isEnabledFor(logging.DEBUG)
-        message_id = self.assoc.next_message_id()
-        responses = self.assoc.move(identifier, self.destination, self.sop_class, message_id)
-        log.info("Sending Move Request" if debug else f"Sending Move Request (MsgID {message_id})")
-        if log.isEnabledFor(logging.INFO):  # the dump needs pydicom
-            from ..dcmtk.dataset_dump import dump_dataset
-
-            shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
-            log.info("Request Identifiers:\n%s", dump_dataset(shown))
-        pending = 0
-        try:
-            async for rsp, _ in responses:
-                status = rsp.get("Status", 0xC000)
-                self._count(rsp, final=status != 0xFF00)
-                if status == 0xFF00:
-                    pending += 1
-                    if rsp.has_dataset:
-                        self._pending_dataset_warning()
-                    if debug:
-                        log.info("Received Move Response %d", pending)
-                        log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=ctx.context_id))
-                    else:
-                        log.info("Received Move Response %d (%s)", pending, move_status_text(status))
-                    if pending == self.cancel_after:
-                        log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, ctx.context_id)
-                        await self.assoc.cancel(message_id, self.sop_class)
-                    continue
-                self._final(rsp, status, debug, ctx.context_id)
-        except PeerRequestedRelease:
-            log.error("Protocol Error: Peer requested release (Aborting)")
-            log.info("Aborting Association")
-            self._note(EXIT_MOVE_ERROR)
-            return False
-        except AssociationAborted as exc:
-            log.error("Move Request Failed: %s", describe(exc))
-            log.info("Peer Aborted Association")
-            self._note(EXIT_MOVE_ERROR)
-            return False
-        except (DimseError, OSError) as exc:
-            log.error("Move Request Failed: %s", describe(exc))
-            log.error("Move SCU Failed: %s", describe(exc))
-            log.info("Aborting Association")
-            await self.assoc.abort()
-            self._note(EXIT_MOVE_ERROR)
-            return False
-        return True
-
-    def _pending_dataset_warning(self) -> None:
-        """DCMTK's words for a data set after a pending response (we always read and drop it)."""
-        rq = self.assoc.conn.request_pdu
-        who = f"({rq.calling_ae},{rq.called_ae})"
-        self.log.warning("DIMSE Warning: %s: moveUser: Status Pending, but DataSetType!=NULL", who)
-        if self.parsed.winner("--pending-ignore", "--pending-read") == "--pending-read":
-            self.log.warning("DIMSE Warning: %s: Reading but ignoring response identifier set", who)
-        else:
-            self.log.warning("DIMSE Warning: %s: Assuming NO response identifiers are present", who)
-
-    def _final(self, rsp, status: int, debug: bool, context_id: int) -> None:
-        self.final_statuses.append(status)
-        text = move_status_text(status)
-        if status == 0xB000:
-            self.log.warning("Move response with warning status (%s)", text)
-            self._note(EXIT_MOVE_WARNING)
-        elif status not in (0x0000, 0xFE00):
-            self.log.warning("Move response with error status (%s)", text)
-            self._note(EXIT_MOVE_ERROR)
-        if debug:
-            self.log.info("Received Final Move Response")
-            self.log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=context_id))
-        else:
-            self.log.info("Received Final Move Response (%s)", text)
+    host: str
+    port: int
+    requests: list[MoveRequest]
+    listen: int  # --port n: our Storage SCP's port (0: none)
+    rq: AssociateRQ  # the C-MOVE association's request
+    timeouts: Timeouts
+    move: MoveOptions
+    repeat: int
+    grace: int  # --grace-time
+    abort: bool  # --abort instead of releasing
+    report: str | None  # --report file
 
 
-async def _listen(
-    parsed: Parsed, log: logging.Logger, port: int, contexts: tls.TLSContexts
-) -> tuple[Acceptor | None, object, int | None]:
-    """The embedded Storage SCP, if ``--port``; returns (acceptor, server, exit code on failure)."""
-    output = Path(parsed.value("--output-directory", "."))
-    if not output.is_dir():
-        log.critical("specified output directory does not exist")
-        return None, None, EXIT_INVALID_OUTPUT_DIRECTORY
-    if not os.access(output, os.W_OK):
-        log.critical("specified output directory is not writeable")
-        return None, None, EXIT_CANNOT_WRITE_OUTPUT
-    syntaxes = preferences.from_options(parsed)
-    table = {uid: syntaxes for uid in STORAGE_CLASSES}
-    table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
-    policy = AcceptorPolicy(
-        any_abstract=syntaxes if parsed.has("--promiscuous") else None,
-        ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
-        transfer_syntaxes=table,
-        max_pdu=network.acceptor_max_pdu(parsed),
-        async_ops=network.granted_window(parsed),
+def read_settings(parsed: Parsed) -> MoveSettings:
+    """All option values, in the order DCMTK checks them (the first bad one is reported)."""
+    host, port = parsed.params[0], network.port_param(parsed.params[1])
+    requests = _identifiers(parsed)
+    listen = 0
+    if parsed.winner("--port", "--no-port") == "--port":
+        listen = network.int_option(parsed, "--port", 0, 1, 65535)
+    if parsed.has("--output-directory") and not listen:
+        raise CommandLineError("--output-directory only allowed with --port")
+    output_format(parsed)  # option conflicts are command-line errors, with or without --port
+    _check_values(parsed)
+    find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]
+    syntaxes = proposal.from_options(parsed, PROPOSALS).transfer_syntaxes
+    calling = network.ae_title(parsed, "--aetitle", "MOVESCU")
+    rq = build_request(
+        calling,
+        network.ae_title(parsed, "--call", "ANY-SCP"),
+        [(find_class, syntaxes), (move_class, syntaxes)],
+        network.max_pdu(parsed),
     )
-    timeouts = Timeouts(
-        acse=network.int_option(parsed, "--acse-timeout", 30, 1),
-        dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
+    options = MoveOptions(
+        sop_class=move_class,
+        destination=network.ae_title(parsed, "--move", "") or calling,
+        cancel_after=network.int_option(parsed, "--cancel", 0, 0),
+        pending_read=parsed.winner("--pending-ignore", "--pending-read") == "--pending-read",
     )
-    receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
-    receiver.output_format = output_format(parsed)
-    # a file to be re-encoded is first stored with its meta header (it says how it was received)
-    receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
-    acceptor = Acceptor(policy, receiver, timeouts, ssl=contexts.server, **server_limits(parsed))
-    if parsed.winner("--access-full", "--access-control") == "--access-control":
-        lookup = not parsed.has("--disable-host-lookup")
-        acceptor.admit = lambda address: access.allowed("movescu", address, lookup)
-    try:
-        server = await serve(acceptor, None, port)
-    except OSError as exc:
-        log.critical("cannot create network: %s", describe(exc))
-        return None, None, EXIT_CANNOT_INITIALIZE_NETWORK
-    return acceptor, server, None
+    return MoveSettings(
+        host=host,
+        port=port,
+        requests=requests,
+        listen=listen,
+        rq=rq,
+        timeouts=Timeouts(
+            connect=network.int_option(parsed, "--timeout", None, 1),
+            acse=network.int_option(parsed, "--acse-timeout", 30, 1),
+            dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
+            socket=None,  # pending responses may be far apart; -td bounds the wait
+        ),
+        move=options,
+        repeat=network.int_option(parsed, "--repeat", 1, 1),
+        grace=network.int_option(parsed, "--grace-time", 10, 0),
+        abort=parsed.has("--abort"),
+        report=parsed.value("--report"),
+    )
 
 
 def _check_values(parsed: Parsed) -> None:
@@ -451,113 +364,151 @@ def _check_values(parsed: Parsed) -> None:
     server_limits(parsed)
 
 
-async def movescu_main(parsed: Parsed) -> int:
-    tls.handle_listings(parsed)
-    log = configure(parsed, "movescu")
-    host, port = parsed.params[0], network.port_param(parsed.params[1])
-    requests = _identifiers(parsed)
-    listen = (
-        0 if parsed.winner("--port", "--no-port") != "--port" else network.int_option(parsed, "--port", 0, 1, 65535)
+@dataclass
+class Listener:
+    """movescu's own Storage SCP (``--port``), serving the sub-associations."""
+
+    receiver: MoveReceiver
+    acceptor: Acceptor
+    server: asyncio.Server
+
+
+async def _listen(parsed: Parsed, log: logging.Logger, port: int, contexts: tls.TLSContexts) -> Listener | MovescuExit:
+    """The embedded Storage SCP on ``port``, or the exit code after logging why not."""
+    output = Path(parsed.value("--output-directory", "."))
+    if not output.is_dir():
+        log.critical("specified output directory does not exist")
+        return MovescuExit.INVALID_OUTPUT_DIRECTORY
+    if not os.access(output, os.W_OK):
+        log.critical("specified output directory is not writeable")
+        return MovescuExit.CANNOT_WRITE_OUTPUT_FILE
+    receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
+    receiver.output_format = output_format(parsed)
+    # a file to be re-encoded is first stored with its meta header (it says how it was received)
+    receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
+    timeouts = Timeouts(
+        acse=network.int_option(parsed, "--acse-timeout", 30, 1),
+        dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
     )
-    if parsed.has("--output-directory") and not listen:
-        raise CommandLineError("--output-directory only allowed with --port")
-    output_format(parsed)  # option conflicts are command-line errors, with or without --port
-    _check_values(parsed)
-    repeat = network.int_option(parsed, "--repeat", 1, 1)
-    grace = network.int_option(parsed, "--grace-time", 10, 0)
-    find_class, move_class = MODELS[parsed.winner(*MODELS) or "--patient"]
-    syntaxes = PROPOSALS[parsed.winner(*PROPOSALS) or "--propose-uncompr"]
+    acceptor = Acceptor(_policy(parsed), receiver, timeouts, ssl=contexts.server, **server_limits(parsed))
+    if parsed.winner("--access-full", "--access-control") == "--access-control":
+        lookup = not parsed.has("--disable-host-lookup")
+        acceptor.admit = lambda address: access.allowed("movescu", address, lookup)
+    try:
+        server = await serve(acceptor, None, port)
+    except OSError as exc:
+        log.critical("cannot create network: %s", describe(exc))
+        return MovescuExit.CANNOT_INITIALIZE_NETWORK
+    return Listener(receiver, acceptor, server)
+
+
+def _policy(parsed: Parsed) -> AcceptorPolicy:
+    """What the Storage SCP accepts: DCMTK's storage classes (any with ``-pm``), Verification."""
+    syntaxes = preferences.from_options(parsed)
+    table = {uid: syntaxes for uid in STORAGE_CLASSES}
+    table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
+    return AcceptorPolicy(
+        any_abstract=syntaxes if parsed.has("--promiscuous") else None,
+        ae_title=network.ae_title(parsed, "--aetitle", "MOVESCU"),
+        transfer_syntaxes=table,
+        max_pdu=network.acceptor_max_pdu(parsed),
+        async_ops=network.granted_window(parsed),
+    )
+
+
+async def movescu_main(parsed: Parsed) -> int:
+    log = configure(parsed, "movescu")
+    settings = read_settings(parsed)
     tls.check(parsed, "both")
     contexts = tls.contexts(parsed, "both", log)
     if contexts is None:
-        return EXIT_CANNOT_CREATE_TLS_LAYER
-    acceptor = server = None
-    if listen:
-        acceptor, server, failed = await _listen(parsed, log, listen, contexts)
-        if failed is not None:
-            return failed
+        return MovescuExit.CANNOT_CREATE_TLS_LAYER
     try:
-        return await _run(
-            parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes, contexts
-        )
+        listener = await _listen(parsed, log, settings.listen, contexts) if settings.listen else None
+        if isinstance(listener, MovescuExit):
+            return listener
+        try:
+            return await _run(settings, log, contexts, listener)
+        finally:
+            if listener is not None:
+                listener.server.close()
     finally:
-        if server is not None:
-            server.close()
         contexts.finish()
 
 
 async def _run(
-    parsed, log, host, port, requests, repeat, grace, acceptor, find_class, move_class, syntaxes, contexts
+    settings: MoveSettings, log: logging.Logger, contexts: tls.TLSContexts, listener: Listener | None
 ) -> int:
-    rq = build_request(
-        network.ae_title(parsed, "--aetitle", "MOVESCU"),
-        network.ae_title(parsed, "--call", "ANY-SCP"),
-        [(find_class, syntaxes), (move_class, syntaxes)],
-        network.max_pdu(parsed),
-    )
+    """The C-MOVE association: the moves, its end, the sub-associations' end, the summary."""
+    assoc = await _associate(settings, log, contexts)
+    if isinstance(assoc, MovescuExit):
+        return assoc
+    mover = Mover(assoc, settings.move, log)
+    receiver = listener.receiver if listener is not None else None
+    bar = _progress(log, mover, receiver)
+    ended = await mover.run(settings.requests, settings.repeat)  # False: aborted already
+    code = _EXIT_FOR[mover.result]
+    if ended:
+        failure = await end_association(assoc, settings.abort, log)
+        if failure is not None:
+            log.critical("Association %s Failed:\n%s", "Abort" if settings.abort else "Release", describe(failure))
+            code = MovescuExit.CANNOT_CLOSE_ASSOCIATION
+    if listener is not None:
+        aborted = await listener.acceptor.finish(settings.grace)
+        if aborted:
+            log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, settings.grace)
+    bar.close()
+    _log_summary(log, mover, receiver)
+    if settings.report:
+        _write_report(settings.report, mover, receiver, code)
+    return code
+
+
+async def _associate(
+    settings: MoveSettings, log: logging.Logger, contexts: tls.TLSContexts
+) -> Association | MovescuExit:
+    """The C-MOVE association, or the exit code after logging why there is none."""
+    rq = settings.rq
     log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
-    timeouts = Timeouts(
-        connect=network.int_option(parsed, "--timeout", None, 1),
-        acse=network.int_option(parsed, "--acse-timeout", 30, 1),
-        dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
-        socket=None,  # pending responses may be far apart; -td bounds the wait
-    )
     try:
-        assoc = await Association.request(host, port, rq, timeouts, **contexts.request_options)
+        assoc = await Association.request(
+            settings.host, settings.port, rq, settings.timeouts, **contexts.request_options
+        )
     except AssociationRejected as exc:
         log.critical("Association Rejected:\n%s", describe(exc))
-        return EXIT_CANNOT_NEGOTIATE
+        return MovescuExit.CANNOT_NEGOTIATE_ASSOCIATION
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed:\n%s", describe(exc))
-        return EXIT_CANNOT_NEGOTIATE
+        return MovescuExit.CANNOT_NEGOTIATE_ASSOCIATION
     log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()
-        return EXIT_NO_PRESENTATION_CONTEXT
+        return MovescuExit.NO_PRESENTATION_CONTEXT
     log.info("Association Accepted (Max Send PDV: %d)", assoc.conn.max_fragment)
-    mover = Mover(parsed, log, assoc, move_class)
-    receiver = acceptor.services if acceptor is not None else None
-    bar = _progress(log, mover, receiver)
-    ok = True
-    for query_file, keys in requests:
-        for _ in range(repeat):
-            ok = await mover.move(query_file, keys)
-            if not ok:
-                break
-        if not ok:
-            break
-    code = mover.status
-    if ok:
-        failure = await end_association(assoc, parsed.has("--abort"), log)
-        if failure is not None:
-            log.critical(
-                "Association %s Failed:\n%s", "Abort" if parsed.has("--abort") else "Release", describe(failure)
-            )
-            code = EXIT_CANNOT_CLOSE
-    if acceptor is not None:
-        aborted = await acceptor.finish(grace)
-        if aborted:
-            log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, grace)
-    bar.close()
+    return assoc
+
+
+def _log_summary(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> None:
     counts = mover.counts
     log.info(
         "Sub-operations: %d completed, %d failed, %d warning, %d remaining%s",
-        counts["completed"],
-        counts["failed"],
-        counts["warning"],
-        counts["remaining"],
+        counts.completed,
+        counts.failed,
+        counts.warning,
+        counts.remaining,
         f"; received {len(receiver.records)} objects ({receiver.bytes} bytes)" if receiver is not None else "",
     )
-    report = parsed.value("--report")
-    if report:
-        summary = {**counts, "final_statuses": mover.final_statuses, "exit_code": code}
-        if receiver is not None:
-            summary.update(objects_received=len(receiver.records), bytes_received=receiver.bytes)
-        files = receiver.records if receiver is not None else []
-        Path(report).write_text(json.dumps({"summary": summary, "files": files}, indent=2) + "\n")
-    return code
+
+
+def _write_report(path: str, mover: Mover, receiver: MoveReceiver | None, code: int) -> None:
+    """``--report``: the counts, the final statuses, the exit code and every object received."""
+    summary: dict[str, Any] = {**asdict(mover.counts), "final_statuses": mover.final_statuses, "exit_code": int(code)}
+    if receiver is not None:
+        summary.update(objects_received=len(receiver.records), bytes_received=receiver.bytes)
+    files = receiver.records if receiver is not None else []
+    Path(path).write_text(json.dumps({"summary": summary, "files": files}, indent=2) + "\n")
 
 
 def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) -> Any:
@@ -566,12 +517,11 @@ def _progress(log: logging.Logger, mover: Mover, receiver: MoveReceiver | None) 
     bar = make_bar(enabled, total=0, unit="obj")
 
     def update() -> None:
-        c = mover.counts
-        done = c["completed"] + c["failed"] + c["warning"]
-        bar.total = max(done + c["remaining"], bar.total or 0)
-        bar.n = max(done, len(receiver.records) if receiver is not None else 0)
+        counts = mover.counts
+        bar.total = max(counts.done + counts.remaining, bar.total or 0)
+        bar.n = max(counts.done, len(receiver.records) if receiver is not None else 0)
         received = f", received {receiver.bytes / 1e6:.1f} MB" if receiver is not None else ""
-        bar.set_postfix_str(f"failed {c['failed']}{received}", refresh=False)
+        bar.set_postfix_str(f"failed {counts.failed}{received}", refresh=False)
         bar.refresh()
 
     if enabled:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from enum import IntEnum
 from pathlib import Path
 
 from ..cli import network, preferences, tls
@@ -28,7 +29,7 @@ from ..cli.app import (
 from ..cli.conditions import describe
 from ..cli.logs import configure
 from ..cli.options import CommandLine, Parsed
-from ..codes import REASON_NO_REASON, REJECT_PERMANENT, SOURCE_USER
+from ..codes import RejectReason, RejectResult, RejectSource
 from ..core.negotiation import AcceptorPolicy
 from ..core.pdu import AssociateRJ, AssociateRQ
 from ..dcmtk.sopclasses import STORAGE_CLASSES
@@ -36,6 +37,14 @@ from ..net.association import Timeouts
 from ..net.server import Acceptor, serve
 from ..scp.services import StoreServices
 from ..uids import VERIFICATION
+
+
+class StorescpExit(IntEnum):
+    """storescp's exit codes: DCMTK's storescp gives 1 for every failure (a missing output
+    directory, a port it cannot listen on, a command-line error), as ours does."""
+
+    NO_ERROR = 0
+    FAILURE = 1
 
 
 def command_line() -> CommandLine:
@@ -68,6 +77,7 @@ def command_line() -> CommandLine:
 
 
 def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
+    """What the SCP accepts (``+x*``, ``-pm``) and whom it rejects (``--refuse``, ``--reject``)."""
     syntaxes = preferences.from_options(parsed)
     table = {uid: syntaxes for uid in STORAGE_CLASSES}
     table[VERIFICATION] = preferences.VERIFICATION_SYNTAXES
@@ -75,7 +85,7 @@ def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
 
     def vetting(rq: AssociateRQ) -> AssociateRJ | None:
         if refuse or (reject_no_impl and not rq.user_info.implementation_class_uid):
-            return AssociateRJ(REJECT_PERMANENT, SOURCE_USER, REASON_NO_REASON)
+            return AssociateRJ(RejectResult.PERMANENT, RejectSource.SERVICE_USER, RejectReason.NO_REASON)
         return None
 
     return AcceptorPolicy(
@@ -90,7 +100,6 @@ def build_policy(parsed: Parsed, ae_title: str) -> AcceptorPolicy:
 
 
 async def storescp_main(parsed: Parsed) -> int:
-    tls.handle_listings(parsed)
     log = configure(parsed, "storescp")
     tls.check(parsed, "server")
     port = network.port_param(parsed.params[0])
@@ -101,18 +110,25 @@ async def storescp_main(parsed: Parsed) -> int:
     output = Path(parsed.value("--output-directory", "."))
     if not output.is_dir():
         log.critical("specified output directory does not exist")
-        return 1
+        return StorescpExit.FAILURE
     services = StoreServices(output, parsed.has("--ignore"), parsed.has("--verbose-pc"), log)
     contexts = tls.contexts(parsed, "server", log)
     if contexts is None:
-        return 1
+        return StorescpExit.FAILURE
     try:
-        server = await serve(
-            Acceptor(policy, services, timeouts, ssl=contexts.server, **limits), None, port
-        )
-    except OSError as exc:
-        log.error("cannot create network: %s", describe(exc))
-        return 1
+        try:
+            server = await serve(Acceptor(policy, services, timeouts, ssl=contexts.server, **limits), None, port)
+        except OSError as exc:
+            log.error("cannot create network: %s", describe(exc))
+            return StorescpExit.FAILURE
+        await _serve_until_stopped(server)
+        return StorescpExit.NO_ERROR
+    finally:
+        contexts.finish()
+
+
+async def _serve_until_stopped(server: asyncio.Server) -> None:
+    """Serve until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,8 +136,6 @@ async def storescp_main(parsed: Parsed) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
-    contexts.finish()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,9 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from ..cli.progress import NoBar
 from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
 from ..core.negotiation import MAX_CONTEXTS, build_request
+from ..core.pdu import AssociateRQ, UserIdentityRQ
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORESCU_DEFAULT_CLASSES
 from ..errors import AssociationRejected, DimseError
@@ -33,11 +36,20 @@ from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
-from ..store.sender import Dots, Lookahead, Outcome, SendOptions, StoreWindow, send_file
+from ..store.sender import Dots, Lookahead, Outcome, Progress, SendOptions, StoreWindow, send_file
 from ..store.transcode import Transcoder
 
 #: the asynchronous operations window storescu proposes (PS3.7 D.3.3.3)
 DEFAULT_WINDOW = 16
+
+
+class StorescuExit(IntEnum):
+    """storescu's exit codes: DCMTK's storescu returns these literal numbers (spec section
+    4.1); with halting, a C-STORE failure status gives its high byte instead (:meth:`Run.exit_code`)."""
+
+    NO_ERROR = 0
+    FAILURE = 1  # every failure DCMTK's storescu reports, command-line errors included
+    NO_STATUS = 10  # halting, the last store unsuccessful without a response (a peer abort)
 
 
 def command_line() -> CommandLine:
@@ -46,6 +58,18 @@ def command_line() -> CommandLine:
     cmd.param("port", "tcp/ip port number of peer")
     cmd.param("dcmfile-in", "DICOM file or directory to be transmitted", repeat=True)
     cmd.add("+v", "--verbose-pc", "show presentation contexts in verbose mode")
+    _input_options(cmd)
+    cmd.group("network options")
+    _negotiation_options(cmd)
+    _other_network_options(cmd)
+    identity.add_options(cmd)
+    tls.add_options(cmd, "client")
+    cmd.group("reporting (beyond DCMTK)")
+    cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
+    return cmd
+
+
+def _input_options(cmd: CommandLine) -> None:
     cmd.group("input options")
     cmd.group("input file format", 1)
     cmd.add("+f", "--read-file", "read file format or data set (default)")
@@ -63,7 +87,10 @@ def command_line() -> CommandLine:
     cmd.add("+r", "--recurse", "recurse within specified directories")
     cmd.add("-rn", "--no-rename", "do not rename processed files (default)")
     cmd.add("+rn", "--rename", "append .done/.bad to processed files")
-    cmd.group("network options")
+
+
+def _negotiation_options(cmd: CommandLine) -> None:
+    """Addresses, AE titles and what is proposed: contexts, syntaxes, conversions."""
     cmd.group("IP protocol version", 1)
     cmd.add("-i4", "--ipv4", "use IPv4 only (default)")
     cmd.add("-i6", "--ipv6", "use IPv6 only")
@@ -96,6 +123,10 @@ def command_line() -> CommandLine:
     cmd.add("+dls", "--decompress-lossless", "decompress lossless compressed files only (default)")
     cmd.add("+dly", "--decompress-lossy", "decompress lossless and lossy compressed files")
     cmd.add("-dn", "--decompress-never", "never decompress, fail as DCMTK does")
+
+
+def _other_network_options(cmd: CommandLine) -> None:
+    """Timeouts, sizes, repetition, halting, invent mode, parallelism."""
     cmd.group("other network options", 1)
     add_timeouts(cmd)
     add_max_pdu(cmd)
@@ -105,24 +136,13 @@ def command_line() -> CommandLine:
     cmd.add("-nh", "--no-halt", "do not halt if unsuccessful store encountered\n(default: do halt)")
     cmd.add("-up", "--uid-padding", "silently correct space-padded UIDs")
     cmd.add("+II", "--invent-instance", "invent a new SOP instance UID for every image sent")
-    cmd.add(
-        "+IR",
-        "--invent-series",
-        "invent a new series UID after n images\nhave been sent (default: 100)",
-        "[n]umber: integer (implies --invent-instance)",
-    )
-    cmd.add(
-        "+IS",
-        "--invent-study",
-        "invent a new study UID after n series\nhave been sent (default: 50)",
-        "[n]umber: integer (implies --invent-instance)",
-    )
-    cmd.add(
-        "+IP",
-        "--invent-patient",
-        "invent a new patient ID and name after n studies\nhave been sent (default: 25)",
-        "[n]umber: integer (implies --invent-instance)",
-    )
+    for short, long, what, default in (
+        ("+IR", "--invent-series", "a new series UID after n images", 100),
+        ("+IS", "--invent-study", "a new study UID after n series", 50),
+        ("+IP", "--invent-patient", "a new patient ID and name after n studies", 25),
+    ):
+        help_text = f"invent {what}\nhave been sent (default: {default})"
+        cmd.add(short, long, help_text, "[n]umber: integer (implies --invent-instance)")
     cmd.add(
         None,
         "--parallel",
@@ -135,11 +155,6 @@ def command_line() -> CommandLine:
         "propose n outstanding C-STOREs (beyond DCMTK);\nused as far as the peer grants it, 1: do not propose",
         f"[n]umber: integer (default: {DEFAULT_WINDOW})",
     )
-    identity.add_options(cmd)
-    tls.add_options(cmd, "client")
-    cmd.group("reporting (beyond DCMTK)")
-    cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
-    return cmd
 
 
 def _check_dependencies(parsed: Parsed, proposed: proposal.Proposal) -> None:
@@ -168,6 +183,7 @@ def _check_dependencies(parsed: Parsed, proposed: proposal.Proposal) -> None:
 
 
 def _inventor(parsed: Parsed, log: logging.Logger) -> Inventor | None:
+    """``+II``/``+IR``/``+IS``/``+IP``: the invent mode's counters, or None."""
     options = ("--invent-instance", "--invent-series", "--invent-study", "--invent-patient")
     if not any(parsed.has(o) for o in options):
         return None
@@ -185,6 +201,20 @@ def _read_mode(parsed: Parsed) -> ReadMode:
         "--read-file-only": ReadMode(True, False),
         "--read-dataset": ReadMode(False, True),
     }.get(choice or "", ReadMode(True, True))
+
+
+def _send_options(parsed: Parsed, proposed: proposal.Proposal, log: logging.Logger) -> SendOptions:
+    """How each file is read, converted and sent."""
+    decompress = {"--decompress-lossy": "lossy", "--decompress-never": "never"}.get(
+        parsed.winner("--decompress-lossless", "--decompress-lossy", "--decompress-never") or "", "lossless"
+    )
+    return SendOptions(
+        mode=_read_mode(parsed),
+        uid_padding=parsed.has("--uid-padding"),
+        prefer_deflate=proposed.preferred == proposal.DEFLATED,
+        inventor=_inventor(parsed, log),
+        transcoder=Transcoder(decompress, network.int_option(parsed, "--compression-level", 6, 0, 9)),
+    )
 
 
 def _batches(classes: list[str], proposed: proposal.Proposal) -> list[list[str]]:
@@ -220,40 +250,43 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> None:
 #: Outcome fields that say how an association ended, not what became of a file
 _INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id")
 
+#: what one association came to: the exit code (None: go on) and the files left to send
+Ended = tuple[int | None, list[str]]
+
 
 class Run:
     """One storescu run: the file loop over one or more associations, and its exit code."""
 
     def __init__(self, parsed: Parsed, log: logging.Logger) -> None:
-        self.parsed = parsed
         self.log = log
         self.halt = not parsed.has("--no-halt")
         self.rename = parsed.winner("--no-rename", "--rename") == "--rename"
         self.repeat = network.int_option(parsed, "--repeat", 1, 1)
         self.window = network.int_option(parsed, "--async-window", DEFAULT_WINDOW, 1, MAX_WINDOW)
+        self.abort = parsed.has("--abort")
+        self.required = parsed.has("--required")
+        self.multi = parsed.winner("--multi-associations", "--no-multi-associations") != "--no-multi-associations"
+        # the association request and its network settings (every value was checked before)
+        self.calling_ae = network.ae_title(parsed, "--aetitle", "STORESCU")
+        self.called_ae = network.ae_title(parsed, "--call", "ANY-SCP")
+        self.max_pdu = network.max_pdu(parsed)
+        self.timeouts = network.timeouts(parsed)
+        self.max_send_pdu = network.max_send_pdu(parsed)
+        self.family = network.address_family(parsed)
+        self.dump_level = logging.INFO if parsed.has("--verbose-pc") else logging.DEBUG
         self.outcomes: list[Outcome] = []
         self.bar = progress_bar([], 1, log)  # replaced by start() once the files are known
         self.started = 0
         self.total_files = 0
         self.unsuccessful = False
         self.last_status = 0
-        level = log.getEffectiveLevel()
-        self.dots = Dots(level == logging.INFO)
-        decompress = {"--decompress-lossy": "lossy", "--decompress-never": "never"}.get(
-            parsed.winner("--decompress-lossless", "--decompress-lossy", "--decompress-never") or "", "lossless"
-        )
-        proposed = proposal.from_options(parsed)
-        self.proposed = proposed
+        self.dots = Dots(log.getEffectiveLevel() == logging.INFO)
+        self.proposed = proposal.from_options(parsed)
         self.config: AssociationConfig | None = None  # -xf: read at start-up, profile used per association
-        self.identity = None  # the user identity item, read at start-up
+        self.profile = parsed.given("--config-file")[1] if parsed.has("--config-file") else ""
+        self.identity: UserIdentityRQ | None = None  # the user identity item, read at start-up
         self.tls: tls.TLSContexts | None = None  # built at start-up
-        self.send_options = SendOptions(
-            mode=_read_mode(parsed),
-            uid_padding=parsed.has("--uid-padding"),
-            prefer_deflate=proposed.preferred == proposal.DEFLATED,
-            inventor=_inventor(parsed, log),
-            transcoder=Transcoder(decompress, network.int_option(parsed, "--compression-level", 6, 0, 9)),
-        )
+        self.send_options = _send_options(parsed, self.proposed, log)
 
     def start(self, files: list[str]) -> None:
         """The progress bar for all files of the run (all associations share it)."""
@@ -263,8 +296,8 @@ class Run:
     def exit_code(self) -> int:
         """Spec 4.1: with halting, an unsuccessful store gives the status' high byte (10 if none)."""
         if self.halt and self.unsuccessful:
-            return (self.last_status >> 8) or 10
-        return 0
+            return (self.last_status >> 8) or StorescuExit.NO_STATUS
+        return StorescuExit.NO_ERROR
 
     async def association(self, host: str, port: int, classes: list[str], files: list[str]) -> int | None:
         """Send ``files`` over one association proposing ``classes``; None to go on, else an
@@ -277,21 +310,30 @@ class Run:
             self.log.info("Continuing with %d file(s) on a new association", len(rest))
             files = rest
 
-    async def _association(
-        self, host: str, port: int, classes: list[str], files: list[str]
-    ) -> tuple[int | None, list[str]]:
+    async def _association(self, host: str, port: int, classes: list[str], files: list[str]) -> Ended:
         """One association: its exit code (None to go on) and the files left to send when
         it had to be aborted for a file that changed under us (``-nh``)."""
-        parsed, log = self.parsed, self.log
-        extra: dict = {"user_identity_rq": self.identity} if self.identity is not None else {}
+        rq = self._request(classes)
+        if isinstance(rq, StorescuExit):
+            return rq, []
+        assoc = await self._connect(host, port, rq)
+        if isinstance(assoc, StorescuExit):
+            return assoc, []
+        return await self._files(assoc, files)
+
+    def _request(self, classes: list[str]) -> AssociateRQ | StorescuExit:
+        """The A-ASSOCIATE-RQ for ``classes`` (or the ``-xf`` profile), logged as DCMTK logs
+        it; or the exit code after DCMTK's words for why there is none."""
+        log = self.log
+        extra: dict[str, Any] = {"user_identity_rq": self.identity} if self.identity is not None else {}
         if self.window > 1:
             extra["async_ops"] = (self.window, 1)  # we invoke up to n stores, perform none
         if self.config is not None:
             try:
-                profile = self.config.profile(parsed.values("--config-file")[1])
+                profile = self.config.profile(self.profile)
             except ConfigError as exc:
                 log.critical("%s", exc)
-                return 1, []
+                return StorescuExit.FAILURE
             contexts = profile.contexts
             extra |= {"roles": profile.roles, "extended": profile.extended}
         else:
@@ -299,54 +341,45 @@ class Run:
         if len(contexts) > MAX_CONTEXTS:
             log.error("Too many presentation contexts")
             log.critical("0006:0101 ASC Bad presentation context ID")
-            return 1, []
-        rq = build_request(
-            network.ae_title(parsed, "--aetitle", "STORESCU"),
-            network.ae_title(parsed, "--call", "ANY-SCP"),
-            contexts,
-            network.max_pdu(parsed),
-            **extra,
-        )
-        dump_level = logging.INFO if parsed.has("--verbose-pc") else logging.DEBUG
-        log.log(dump_level, "Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+            return StorescuExit.FAILURE
+        rq = build_request(self.calling_ae, self.called_ae, contexts, self.max_pdu, **extra)
+        log.log(self.dump_level, "Request Parameters:\n%s", dumps.dump_association(rq, None, True))
         log.info("Requesting Association")
         if not contexts:
             log.critical(
                 "Association Request Failed: 0006:0103 ASC Coding error in ASC_requestAssociation: missing presentation contexts"
             )
-            return 1, []
+            return StorescuExit.FAILURE
+        return rq
+
+    async def _connect(self, host: str, port: int, rq: AssociateRQ) -> Association | StorescuExit:
+        """The association, accepted with contexts (and the user identity response, if one
+        is required); or the exit code after DCMTK's words for why not."""
+        log = self.log
+        tls_options = self.tls.request_options if self.tls is not None else {}
         try:
             assoc = await Association.request(
-                host,
-                port,
-                rq,
-                network.timeouts(parsed),
-                network.max_send_pdu(parsed),
-                network.address_family(parsed),
-                **self.tls.request_options,
+                host, port, rq, self.timeouts, self.max_send_pdu, self.family, **tls_options
             )
         except AssociationRejected as exc:
             log.critical("Association Rejected:\n%s", describe(exc))
-            return 1, []
+            return StorescuExit.FAILURE
         except (DimseError, OSError) as exc:
             log.critical("Association Request Failed: %s", describe(exc))
-            return 1, []
-        log.log(
-            dump_level,
-            "Association Parameters Negotiated:\n%s",
-            dumps.dump_association(rq, assoc.conn.accept_pdu, True),
-        )
+            return StorescuExit.FAILURE
+        accepted = assoc.conn.accept_pdu
+        log.log(self.dump_level, "Association Parameters Negotiated:\n%s", dumps.dump_association(rq, accepted, True))
         if not assoc.contexts:
             log.critical("No Acceptable Presentation Contexts")
             await assoc.abort()
-            return 1, []
-        if identity.response_missing(self.identity, assoc.conn.accept_pdu):
+            return StorescuExit.FAILURE
+        if identity.response_missing(self.identity, accepted):
             log.error("User Identity Negotiation failed: Positive response requested but none received")
             log.critical("0006:0108 ASC User Identification Negotiation failed")
             await assoc.abort()
-            return 1, []
+            return StorescuExit.FAILURE
         log.info("Association Accepted (Max Send PDV: %d)", network.announced_max_pdv(assoc.conn))
-        return await self._files(assoc, files)
+        return assoc
 
     def _record(self, finished: list[Outcome], failure: Outcome | None) -> Outcome | None:
         """Book finished stores; returns the first one that ends the run (DCMTK's halting rule)."""
@@ -361,70 +394,103 @@ class Run:
                     failure = outcome
         return failure
 
-    async def _files(self, assoc: Association, files: list[str]) -> tuple[int | None, list[str]]:
-        log = self.log
-        failure: Outcome | None = None
-        stopped_at = len(files)
-        bar = self.bar
+    async def _files(self, assoc: Association, files: list[str]) -> Ended:
+        """Every file (``--repeat`` times) over ``assoc``, then its end."""
         size = min(assoc.operations_window, self.window)
-        window = StoreWindow(assoc, size, log, self.dots) if size > 1 else None
+        window = StoreWindow(assoc, size, self.log, self.dots) if size > 1 else None
+        failure, stopped_at = await self._send_files(assoc, files, window)
+        if window is not None:
+            failure = self._record(await window.finish(), failure)
+        return await self._end(assoc, failure, window, files[stopped_at:])
+
+    async def _send_files(
+        self, assoc: Association, files: list[str], window: StoreWindow | None
+    ) -> tuple[Outcome | None, int]:
+        """Send until done or halted: the store that ends the run (if one did), and how many
+        of ``files`` were started."""
+        bar = self.bar
         on_bytes = None if isinstance(bar, NoBar) else bar.update
         # with +rn a file may be renamed by the one before it: DCMTK then finds it gone, so
         # it is not opened ahead of its turn; invent mode logs what it invents as it reads a
         # file, and those lines belong after the previous file's response
         early = not self.rename and self.send_options.inventor is None
         lookahead = Lookahead(self.send_options) if early else None
-        for index, path in enumerate(files):
-            self.started += 1
-            bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
-            for turn in range(self.repeat):
-                if self.halt and self.unsuccessful:
-                    break
-                if window is None:
-                    following = (
-                        path if turn + 1 < self.repeat else (files[index + 1] if index + 1 < len(files) else None)
-                    )
-                    finished = [
-                        await send_file(
-                            assoc, path, self.send_options, log, self.dots, on_bytes, False, lookahead, following
+        failure: Outcome | None = None
+        try:
+            for index, path in enumerate(files):
+                self.started += 1
+                bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
+                for turn in range(self.repeat):
+                    if self.halt and self.unsuccessful:
+                        break
+                    if window is None:
+                        following = (
+                            path if turn + 1 < self.repeat else (files[index + 1] if index + 1 < len(files) else None)
                         )
-                    ]
-                else:
-                    finished = await window.submit(path, self.send_options, on_bytes)
-                failure = self._record(finished, failure)
-                if failure is not None:
-                    break
-            if failure is not None:
-                stopped_at = index + 1
-                break
-        if lookahead is not None:
-            lookahead.discard()
-        if window is not None:
-            failure = self._record(await window.finish(), failure)
+                        finished = [await self._send_one(assoc, path, on_bytes, lookahead, following)]
+                    else:
+                        finished = await window.submit(path, self.send_options, on_bytes)
+                    failure = self._record(finished, failure)
+                    if failure is not None:
+                        return failure, index + 1
+            return None, len(files)
+        finally:
+            if lookahead is not None:
+                lookahead.discard()
+
+    async def _send_one(
+        self,
+        assoc: Association,
+        path: str,
+        on_bytes: Callable[[int], object] | None,
+        lookahead: Lookahead | None,
+        following: str | None,
+    ) -> Outcome:
+        """One store, its response awaited."""
+        progress = Progress(self.dots, on_bytes)
+        return await send_file(assoc, path, self.send_options, self.log, progress, lookahead, following)
+
+    async def _end(
+        self, assoc: Association, failure: Outcome | None, window: StoreWindow | None, rest: list[str]
+    ) -> Ended:
+        """How the association ends after the files: released (or aborted with ``--abort``),
+        aborted for a failure, or already gone; the files to send again on a new one."""
+        log = self.log
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
-            return (self.exit_code() if self.halt else 1), []
+            return (self.exit_code() if self.halt else StorescuExit.FAILURE), []
         if failure is not None and failure.association_lost:
             log.info("Aborting Association")  # done already: the peer has half a data set
             if self.halt:
                 log.error("Store SCU Failed: %s", failure.error)
-                return 1, []
-            return None, [*(window.unanswered if window is not None else []), *files[stopped_at:]]
+                return StorescuExit.FAILURE, []
+            return None, [*(window.unanswered if window is not None else []), *rest]
         if failure is not None:
             log.error("Store SCU Failed: %s", failure.error)
             log.info("Aborting Association")
             await assoc.abort()
-            return 1, []
-        failure = await end_association(assoc, self.parsed.has("--abort"), log)
-        if failure is not None:
-            log.error(
-                "Association %s Failed: %s", "Abort" if self.parsed.has("--abort") else "Release", describe(failure)
-            )
-            return 1, []
+            return StorescuExit.FAILURE, []
+        ending = await end_association(assoc, self.abort, log)
+        if ending is not None:
+            log.error("Association %s Failed: %s", "Abort" if self.abort else "Release", describe(ending))
+            return StorescuExit.FAILURE, []
         return None, []
 
+    def log_summary(self) -> None:
+        """``-v``: how many files went out, how many bytes."""
+        sent = [o for o in self.outcomes if o.ok]
+        if self.outcomes:
+            self.log.info(
+                "Sent %d of %d files (%d bytes)%s",
+                len(sent),
+                len(self.outcomes),
+                sum(o.bytes for o in sent),
+                "" if len(sent) == len(self.outcomes) else f", {len(self.outcomes) - len(sent)} unsuccessful",
+            )
+
     def write_report(self, path: str, exit_code: int) -> None:
+        """``--report``: a summary and one record per store attempt."""
         sent = [o for o in self.outcomes if o.ok]
         summary = {
             "files": len(self.outcomes),
@@ -432,17 +498,13 @@ class Run:
             "failed": len(self.outcomes) - len(sent),
             "bytes": sum(o.bytes for o in sent),
             "milliseconds": round(sum(o.milliseconds for o in self.outcomes), 3),
-            "exit_code": exit_code,
+            "exit_code": int(exit_code),
         }
-        records = [
-            {**{k: v for k, v in asdict(o).items() if k not in _INTERNAL}, "ok": o.ok}
-            for o in self.outcomes
-        ]
+        records = [{**{k: v for k, v in asdict(o).items() if k not in _INTERNAL}, "ok": o.ok} for o in self.outcomes]
         Path(path).write_text(json.dumps({"summary": summary, "files": records}, indent=2) + "\n")
 
 
 async def storescu_main(parsed: Parsed) -> int:
-    tls.handle_listings(parsed)
     log = configure(parsed, "storescu")
     host, port = parsed.params[0], network.port_param(parsed.params[1])
     _check_dependencies(parsed, proposal.from_options(parsed))
@@ -451,17 +513,38 @@ async def storescu_main(parsed: Parsed) -> int:
     identity.check(parsed)
     tls.check(parsed, "client")
     job = Run(parsed, log)
+    prepared = _prepare(job, parsed, log)
+    if isinstance(prepared, StorescuExit):
+        return prepared
+    files, classes = prepared
+    job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
+    if job.tls is None:
+        return StorescuExit.FAILURE
+    try:
+        exit_code = await _send(job, host, port, files, classes, parallel)
+        job.log_summary()
+        report = parsed.value("--report")
+        if report:
+            job.write_report(report, exit_code)
+        return exit_code
+    finally:
+        job.tls.finish()
+
+
+def _prepare(job: Run, parsed: Parsed, log: logging.Logger) -> tuple[list[str], list[str]] | StorescuExit:
+    """The user identity, the ``-xf`` file and the input files, read before any connection
+    (the files to send, and with ``-R`` the SOP classes to propose); or the exit code."""
     try:
         job.identity = identity.request(parsed, log)
     except identity.IdentityError as exc:
         log.error("%s", exc)
-        return 1
+        return StorescuExit.FAILURE
     if parsed.has("--config-file"):
         try:
-            job.config = AssociationConfig(parsed.values("--config-file")[0])
+            job.config = AssociationConfig(parsed.given("--config-file")[0])
         except ConfigError as exc:
             log.error("reading config file: %s", exc)
-            return 1
+            return StorescuExit.FAILURE
     try:
         files = inputs.determine(
             parsed.params[2:],
@@ -472,24 +555,19 @@ async def storescu_main(parsed: Parsed) -> int:
         )
         if not files:
             raise InputError("no input files to be sent")
-        files, classes = inputs.check(
-            files, parsed.has("--required"), job.halt, job.send_options.mode, job.send_options.uid_padding, log
-        )
+        opts = job.send_options
+        return inputs.check(files, job.required, job.halt, opts.mode, opts.uid_padding, log)
     except InputError as exc:
         log.critical("%s", exc)
-        return 1
-    job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
-    if job.tls is None:
-        return 1
-    required = parsed.has("--required")
-    if not required:
+        return StorescuExit.FAILURE
+
+
+async def _send(job: Run, host: str, port: int, files: list[str], classes: list[str], parallel: int) -> int:
+    """Every file over as many associations as it takes (``+ma``, ``--parallel``); the exit code."""
+    if not job.required:
         classes = list(STORESCU_DEFAULT_CLASSES)
     batches = [classes]
-    if (
-        required
-        and len(job.proposed.contexts(classes)) > MAX_CONTEXTS
-        and parsed.winner("--multi-associations", "--no-multi-associations") != "--no-multi-associations"
-    ):
+    if job.required and len(job.proposed.contexts(classes)) > MAX_CONTEXTS and job.multi:
         batches = _batches(classes, job.proposed)
     code: int | None = None
     job.start(files)
@@ -503,21 +581,7 @@ async def storescu_main(parsed: Parsed) -> int:
         if code is not None or (job.halt and job.unsuccessful):
             break
     job.bar.close()
-    exit_code = job.exit_code() if code is None else code
-    sent = [o for o in job.outcomes if o.ok]
-    if job.outcomes:
-        log.info(
-            "Sent %d of %d files (%d bytes)%s",
-            len(sent),
-            len(job.outcomes),
-            sum(o.bytes for o in sent),
-            "" if len(sent) == len(job.outcomes) else f", {len(job.outcomes) - len(sent)} unsuccessful",
-        )
-    report = parsed.value("--report")
-    if report:
-        job.write_report(report, exit_code)
-    job.tls.finish()
-    return exit_code
+    return job.exit_code() if code is None else code
 
 
 def _class_of(path: str, job: Run) -> str:
