@@ -14,7 +14,7 @@ from .errors import (
     UnknownHost,
 )
 from .net.association import Association, Timeouts, associate
-from .net.server import Acceptor, Services, Sink, serve
+from .net.server import Acceptor, Ended, Services, Sink, serve
 
 __all__ = [
     "Acceptor",
@@ -25,6 +25,7 @@ __all__ = [
     "Command",
     "Connection",
     "DimseError",
+    "Ended",
     "NetworkTimeout",
     "NoPresentationContext",
     "PresentationContext",

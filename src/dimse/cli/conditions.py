@@ -81,14 +81,8 @@ def _describe_timeout(exc: NetworkTimeout) -> str:
 
 def _aborted_by_peer(exc: AssociationAborted) -> bool:
     """Whether the peer sent the A-ABORT (DCMTK's "Peer aborted Association"), not our side
-    or a lost connection: ``by_peer``, where the raiser said.
-
-    A raiser that does not say yet (None) is one of the network layer's older raise sites or
-    a store that relays a peer's abort; until each passes ``by_peer``, their words tell (the
-    network layer's "Peer Aborted Association", a store's :data:`PEER_ABORTED`)."""
-    if exc.by_peer is not None:
-        return exc.by_peer
-    return str(exc).startswith(("Peer Aborted Association", PEER_ABORTED))
+    or a lost connection, as the raiser said (``by_peer``)."""
+    return bool(exc.by_peer)
 
 
 RECEIVE_FAILED = "0006:020d DIMSE Failed to receive message"

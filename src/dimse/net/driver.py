@@ -90,7 +90,7 @@ def aborted(event: ev.Event, suffix: str = "") -> AssociationAborted:
     """The AssociationAborted an event that ended an association is to the caller, with what
     the event knows of the abort (who sent it, its source and reason)."""
     if not isinstance(event, ev.Aborted):
-        return AssociationAborted(abort_detail(event) + suffix)
+        return AssociationAborted(abort_detail(event) + suffix, by_peer=False)
     return AssociationAborted(
         abort_detail(event) + suffix, by_peer=event.by_peer, source=event.source, reason=event.reason
     )
@@ -219,7 +219,7 @@ class Driver:
             if event is not None:
                 return event
             if self.conn.state == State.STA1 or self._closed:
-                raise AssociationAborted("association is closed")
+                raise AssociationAborted("association is closed", by_peer=False)
             await self._read_once(idle_reads_bounded)
 
     def _read_limit(self, idle_reads_bounded: bool) -> float | None:

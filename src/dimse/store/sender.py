@@ -388,11 +388,11 @@ class StoreWindow:
         if isinstance(started, Outcome):
             if started.association_lost:
                 # we aborted it, not the peer: what was in flight is sent again by the caller
-                self.broken = AssociationAborted(started.error or "")
+                self.broken = AssociationAborted(started.error or "", by_peer=False)
                 self.unanswered = [p.outcome.path for p in self.outstanding.values()]
                 self.outstanding.clear()
             elif started.peer_aborted or started.peer_released:
-                self.broken = AssociationAborted(started.error or "")
+                self.broken = AssociationAborted(started.error or "", by_peer=started.peer_aborted)
                 done += self._fail_all(self.broken)
             done.append(started)
         else:
