@@ -118,7 +118,7 @@ def server_limits(parsed: Parsed) -> ServerLimits:
 
 async def end_association(assoc: Association, abort: bool, log: logging.Logger) -> BaseException | None:
     """Release (or, with ``--abort``, abort) with DCMTK's INFO line; returns the failure, if any."""
-    from ..errors import DimseError, ProtocolError
+    from ..errors import DimseError
 
     try:
         if abort:
@@ -126,9 +126,6 @@ async def end_association(assoc: Association, abort: bool, log: logging.Logger) 
             await assoc.abort()
         else:
             log.info("Releasing Association")
-            if not assoc.is_established:  # aborted meanwhile (a peer's protocol violation, -nh)
-                await assoc.abort()
-                return ProtocolError("No action defined, state 1 event 10")  # DCMTK's words
             await assoc.release()
     except (DimseError, OSError) as exc:
         return exc

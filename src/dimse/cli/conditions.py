@@ -21,7 +21,7 @@ from ..errors import (
     ProtocolError,
     UnknownHost,
 )
-from ..net.association import AssociationOver, PeerSilent, PeerStalled
+from ..net.errors import AssociationOver, PeerSilent, PeerStalled, ReleaseAfterEnd
 from ..net.tls import describe_error as describe_tls_error
 
 PEER_ABORTED = "0006:0317 Peer aborted Association (or never connected)"
@@ -65,6 +65,8 @@ def describe(exc: BaseException) -> str:
         return NO_CONTEXT
     if isinstance(exc, PeerProtocolError):
         return describe_violation(exc)
+    if isinstance(exc, ReleaseAfterEnd):  # DCMTK's upper layer: A-RELEASE request in Sta1
+        return "0006:0303 DUL Finite State Machine Error: No action defined, state 1 event 10"
     if isinstance(exc, AssociationOver):
         return f"0006:020e DIMSE Failed to send message\n0006:0303 DUL Finite State Machine Error: {exc}"
     if isinstance(exc, ProtocolError):

@@ -173,12 +173,7 @@ def _whole(header: Part10Header, fp: BinaryIO) -> tuple[str, str] | None:
 def _whole_as_implicit(header: Part10Header, fp: BinaryIO) -> None:
     """A data set whose first element is not explicit VR is decoded (and re-encoded) only if
     it is whole read as implicit VR little endian, the usual way such files are written."""
-    try:
-        scan(fp, header.dataset_offset, header.dataset_length, True, True)
-    except Truncated as exc:
-        raise truncated(exc) from None
-    except Garbled as exc:
-        raise garbled(exc) from None
+    _walk(fp, header.dataset_offset, header.dataset_length, True, True)
 
 
 def _whole_bare(fp: BinaryIO) -> None:
@@ -190,8 +185,13 @@ def _whole_bare(fp: BinaryIO) -> None:
     head = fp.read(6)
     implicit = len(head) < 6 or head[4:6] not in VRS
     little = not (len(head) >= 2 and head[0] == 0 and head[1] != 0)
+    _walk(fp, 0, size, implicit, little)
+
+
+def _walk(fp: BinaryIO, offset: int, length: int, implicit: bool, little: bool) -> None:
+    """The structural walk of :func:`~dimse.files.scan.scan`, its verdict in DCMTK's words."""
     try:
-        scan(fp, 0, size, implicit, little)
+        scan(fp, offset, length, implicit, little)
     except Truncated as exc:
         raise truncated(exc) from None
     except Garbled as exc:

@@ -61,7 +61,7 @@ from .driver import (
     open_input,
     tcp_nodelay_wanted,
 )
-from .errors import AssociationOver, PeerSilent, PeerStalled, connection_failed, invalid_request
+from .errors import AssociationOver, PeerSilent, PeerStalled, ReleaseAfterEnd, connection_failed, invalid_request
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -447,9 +447,11 @@ class Association(Driver):
     # ------------------------------------------------------------------ ending
 
     async def release(self) -> None:
-        """A-RELEASE; waits (ACSE timeout) for the peer's answer, then closes."""
+        """A-RELEASE; waits (ACSE timeout) for the peer's answer, then closes.  Raises
+        :class:`ReleaseAfterEnd` when the association has already ended (an abort)."""
         if not self.conn.is_established:
-            return await self.close()
+            await self.abort()
+            raise ReleaseAfterEnd("the association has already ended")
         self.conn.release()
         await self.flush()
         try:

@@ -58,6 +58,11 @@ class AssociationOver(LocalProtocolError):
     ended was reported before)."""
 
 
+class ReleaseAfterEnd(LocalProtocolError):
+    """A release was asked of an association that had already ended (aborted, by either
+    side): there is nothing to release, as DCMTK's upper layer says too."""
+
+
 _SSL_ATTRIBUTES = ("reason", "library", "verify_code", "verify_message")
 
 

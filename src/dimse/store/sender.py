@@ -22,7 +22,7 @@ from ..core.commands import Command, c_store_rq
 from ..core.connection import PresentationContext
 from ..dcmtk.dumps import dump_command
 from ..dcmtk.modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
-from ..dcmtk.texts import store_status_text
+from ..dcmtk.texts import StatusClass, status_class, store_status_text
 from ..dcmtk.uid_names import sop_class_name, ts_description
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
 from ..files.part10 import BadDicomFile, SourceChanged
@@ -57,8 +57,9 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """Success or warning (DCMTK's rule, 0x0001 included)."""
-        s = self.status
-        return self.error is None and s is not None and (s == 0 or s >> 12 == 0xB or s in (0x0001, 0x0107, 0x0116))
+        if self.error is not None or self.status is None:
+            return False
+        return status_class(self.status) in (StatusClass.SUCCESS, StatusClass.WARNING)
 
 
 @dataclass
