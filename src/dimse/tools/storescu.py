@@ -251,7 +251,7 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> None:
 _INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id")
 
 #: what one association came to: the exit code (None: go on) and the files left to send
-Ended = tuple[int | None, list[str]]
+AssociationResult = tuple[int | None, list[str]]
 
 
 class Run:
@@ -310,7 +310,7 @@ class Run:
             self.log.info("Continuing with %d file(s) on a new association", len(rest))
             files = rest
 
-    async def _association(self, host: str, port: int, classes: list[str], files: list[str]) -> Ended:
+    async def _association(self, host: str, port: int, classes: list[str], files: list[str]) -> AssociationResult:
         """One association: its exit code (None to go on) and the files left to send when
         it had to be aborted for a file that changed under us (``-nh``)."""
         rq = self._request(classes)
@@ -394,7 +394,7 @@ class Run:
                     failure = outcome
         return failure
 
-    async def _files(self, assoc: Association, files: list[str]) -> Ended:
+    async def _files(self, assoc: Association, files: list[str]) -> AssociationResult:
         """Every file (``--repeat`` times) over ``assoc``, then its end."""
         size = min(assoc.operations_window, self.window)
         window = StoreWindow(assoc, size, self.log, self.dots) if size > 1 else None
@@ -452,7 +452,7 @@ class Run:
 
     async def _end(
         self, assoc: Association, failure: Outcome | None, window: StoreWindow | None, rest: list[str]
-    ) -> Ended:
+    ) -> AssociationResult:
         """How the association ends after the files: released (or aborted with ``--abort``),
         aborted for a failure, or already gone; the files to send again on a new one."""
         log = self.log
