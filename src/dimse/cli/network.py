@@ -7,7 +7,7 @@ from typing import overload
 
 from ..core.connection import DEFAULT_SEND_PDU, MAX_SEND_PDU, Connection
 from ..net.association import Timeouts
-from .options import CommandLine, Parsed, parse_int
+from .options import CommandLine, CommandLineError, Parsed, parse_int
 
 MIN_PDU, MAX_PDU, DEFAULT_PDU = 4096, 131072, 16384
 
@@ -38,6 +38,21 @@ def int_option(
     """The option's integer value in DCMTK's range (a CommandLineError outside it), or ``default``."""
     text = parsed.value(option)
     return default if text is None else parse_int(text, option, low, high)
+
+
+def seconds_option(parsed: Parsed, option: str, default: float, low: float = 0.0, high: float = 86400.0) -> float:
+    """A number of seconds (a fraction allowed: ``0.5``) in ``low..high``, or ``default``."""
+    text = parsed.value(option)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise CommandLineError(f"Invalid value for option {option} ({text})") from None
+    if not low <= value <= high:  # NaN too
+        word = "underflow" if value < low else "overflow"
+        raise CommandLineError(f"Invalid value for option {option} ({word}: {text})")
+    return value
 
 
 def timeouts(parsed: Parsed) -> Timeouts:

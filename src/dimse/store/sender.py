@@ -24,12 +24,13 @@ from ..dcmtk.dumps import dump_command
 from ..dcmtk.modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
 from ..dcmtk.texts import StatusClass, status_class, store_status_text
 from ..dcmtk.uid_names import sop_class_name, ts_description
-from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
+from ..errors import AssociationAborted, DimseError, NetworkTimeout, PeerRequestedRelease
 from ..files.part10 import BadDicomFile, SourceChanged
 from ..files.source import Payload, Source, open_source
 from ..net.association import Association
 from .inputs import ReadMode
 from .invent import Inventor
+from .retry import transient_error, transient_status
 from .transcode import TranscodeError, Transcoder
 
 INAPPROPRIATE_DATA = "0006:0202 DIMSE Inappropriate data for message"
@@ -47,12 +48,15 @@ class Outcome:
     peer_aborted: bool = False
     peer_released: bool = False
     association_lost: bool = False  # we aborted it: the file changed while it was being sent
+    transient: bool = False  # failed in a way that may not recur (``--retry``: see store.retry)
+    timed_out: bool = False  # its response did not come in time (the association is in doubt)
     context_id: int = 0
     sop_class: str = ""
     sop_instance: str = ""
     transfer_syntax: str = ""
     bytes: int = 0
     milliseconds: float = 0.0
+    attempts: int = 1  # the attempt (association, with --retry) that gave this outcome
 
     @property
     def ok(self) -> bool:
@@ -60,6 +64,12 @@ class Outcome:
         if self.error is not None or self.status is None:
             return False
         return status_class(self.status) in (StatusClass.SUCCESS, StatusClass.WARNING)
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another attempt: a transient failure (an abort, a timeout, a lost
+        connection) or a 0xA7xx status (out of resources)."""
+        return self.transient or transient_status(self.status)
 
 
 @dataclass
@@ -322,6 +332,8 @@ def _converted(source: Source, target: str, opts: SendOptions) -> tuple[Payload,
 def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -> Outcome:
     """A store that ended without a response, logged in DCMTK's words."""
     dots.end()
+    outcome.transient = transient_error(exc) and not isinstance(exc, SourceChanged)
+    outcome.timed_out = isinstance(exc, NetworkTimeout) and not isinstance(exc, AssociationAborted)
     if isinstance(exc, PeerRequestedRelease):
         log.error("Protocol Error: Peer requested release (Aborting)")
         outcome.error, outcome.peer_released = "peer requested release", True

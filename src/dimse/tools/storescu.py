@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,10 @@ from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
+from ..store.journal import Journal, JournalError
+from ..store.retry import DEFAULT_FIRST_WAIT, JITTER, MAX_WAIT, RetryPolicy, transient_error, transient_status
 from ..store.sender import Dots, Lookahead, Outcome, Progress, SendOptions, StoreWindow, send_file
+from ..store.shard import parse_shard, select
 from ..store.transcode import Transcoder
 
 #: the asynchronous operations window storescu proposes (PS3.7 D.3.3.3)
@@ -66,7 +69,37 @@ def command_line() -> CommandLine:
     tls.add_options(cmd, "client")
     cmd.group("reporting (beyond DCMTK)")
     cmd.add(None, "--report", "write a JSON summary and one record per file to f", "[f]ilename: string")
+    _bulk_options(cmd)
     return cmd
+
+
+def _bulk_options(cmd: CommandLine) -> None:
+    """Retry, resume and shards (beyond DCMTK, all off by default: docs/scale.md)."""
+    cmd.group("bulk transfers (beyond DCMTK)")
+    cmd.add(
+        None,
+        "--retry",
+        "try transient failures again up to n times on a new\nassociation (busy peer, lost connection, 0xA7xx)",
+        "[n]umber: integer (default: 0)",
+    )
+    cmd.add(
+        None,
+        "--retry-wait",
+        f"wait s seconds before the first retry, doubling each\ntime (at most {MAX_WAIT:.0f} s, plus up to {JITTER:.0%})",
+        f"[s]econds: float (default: {DEFAULT_FIRST_WAIT:g})",
+    )
+    cmd.add(
+        None,
+        "--journal",
+        "record each file's outcome in f; skip the files f\nrecords as stored (resume an interrupted run)",
+        "[f]ilename: string",
+    )
+    cmd.add(
+        None,
+        "--shard",
+        "send only shard i of n of the input files\n(by SOP Instance UID; n processes send each file once)",
+        "[i]/[n]: integer/integer",
+    )
 
 
 def _input_options(cmd: CommandLine) -> None:
@@ -248,10 +281,28 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> None:
 
 
 #: Outcome fields that say how an association ended, not what became of a file
-_INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id")
+_INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id", "transient", "timed_out")
 
-#: what one association came to: the exit code (None: go on) and the files left to send
-AssociationResult = tuple[int | None, list[str]]
+
+@dataclass
+class Round:
+    """What one association came to: the exit code that ends the run (None: go on), the
+    files to send at once on a new association (``-nh``, after a file changed under us), and
+    those to try again after a wait (``--retry``), with why."""
+
+    code: int | None = None
+    rest: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    reason: str = ""
+    timed_out: bool = False  # a response did not come in time: abort, do not release
+
+    def defer(self, outcome: Outcome) -> None:
+        self.deferred.append(outcome.path)
+        if not self.reason:
+            if transient_status(outcome.status):
+                self.reason = f"status {outcome.status or 0:04X}H"
+            else:
+                self.reason = (outcome.error or "").splitlines()[-1] if outcome.error else "no response"
 
 
 class Run:
@@ -287,6 +338,11 @@ class Run:
         self.identity: UserIdentityRQ | None = None  # the user identity item, read at start-up
         self.tls: tls.TLSContexts | None = None  # built at start-up
         self.send_options = _send_options(parsed, self.proposed, log)
+        self.retry = RetryPolicy(
+            network.int_option(parsed, "--retry", 0, 0, 1000),
+            network.seconds_option(parsed, "--retry-wait", DEFAULT_FIRST_WAIT, 0.0, MAX_WAIT),
+        )
+        self.journal: Journal | None = None  # --journal: opened at start-up
 
     def start(self, files: list[str]) -> None:
         """The progress bar for all files of the run (all associations share it)."""
@@ -300,26 +356,48 @@ class Run:
         return StorescuExit.NO_ERROR
 
     async def association(self, host: str, port: int, classes: list[str], files: list[str]) -> int | None:
-        """Send ``files`` over one association proposing ``classes``; None to go on, else an
-        exit code.  A file that changed while it was being sent costs its association (we
-        abort it); with ``-nh`` the files after it go out on a new one."""
+        """Send ``files`` (each ``--repeat`` times) over an association proposing ``classes``;
+        None to go on, else an exit code.  A file that changed while it was being sent costs
+        its association (we abort it); with ``-nh`` the files after it go out on a new one.
+        With ``--retry``, what failed transiently goes out again on a new association after
+        a wait, until it is done or the attempts are spent."""
+        work = [path for path in files for _ in range(self.repeat)]
+        attempt = 1
         while True:
-            code, rest = await self._association(host, port, classes, files)
-            if code is not None or not rest:
-                return code
-            self.log.info("Continuing with %d file(s) on a new association", len(rest))
-            files = rest
+            result = await self._association(host, port, classes, work, attempt)
+            if result.code is not None or (self.halt and self.unsuccessful):
+                return result.code
+            if result.deferred:
+                wait = self.retry.wait(attempt)
+                attempt += 1
+                self.log.info(
+                    "Retrying %d file(s) in %.1f s (attempt %d of %d): %s",
+                    len(result.deferred),
+                    wait,
+                    attempt,
+                    self.retry.retries + 1,
+                    result.reason,
+                )
+                await asyncio.sleep(wait)
+                work = result.deferred
+                continue
+            if not result.rest:
+                return None
+            self.log.info("Continuing with %d file(s) on a new association", len(result.rest))
+            work = result.rest
 
-    async def _association(self, host: str, port: int, classes: list[str], files: list[str]) -> AssociationResult:
-        """One association: its exit code (None to go on) and the files left to send when
-        it had to be aborted for a file that changed under us (``-nh``)."""
+    async def _association(self, host: str, port: int, classes: list[str], work: list[str], attempt: int) -> Round:
+        """One association for ``work``, attempt ``attempt`` of them (see :class:`Round`)."""
         rq = self._request(classes)
         if isinstance(rq, StorescuExit):
-            return rq, []
-        assoc = await self._connect(host, port, rq)
-        if isinstance(assoc, StorescuExit):
-            return assoc, []
-        return await self._files(assoc, files)
+            return Round(rq)
+        final = attempt > self.retry.retries
+        assoc = await self._connect(host, port, rq, final)
+        if isinstance(assoc, Association):
+            return await self._files(assoc, work, Round(), attempt)
+        if isinstance(assoc, str):
+            return Round(deferred=work, reason=assoc)
+        return Round(assoc)
 
     def _request(self, classes: list[str]) -> AssociateRQ | StorescuExit:
         """The A-ASSOCIATE-RQ for ``classes`` (or the ``-xf`` profile), logged as DCMTK logs
@@ -352,21 +430,24 @@ class Run:
             return StorescuExit.FAILURE
         return rq
 
-    async def _connect(self, host: str, port: int, rq: AssociateRQ) -> Association | StorescuExit:
+    async def _connect(self, host: str, port: int, rq: AssociateRQ, final: bool) -> Association | StorescuExit | str:
         """The association, accepted with contexts (and the user identity response, if one
-        is required); or the exit code after DCMTK's words for why not."""
+        is required); or the exit code after DCMTK's words for why not; or, when the failure
+        is transient and not ``final`` (``--retry``), why it is to be tried again."""
         log = self.log
         tls_options = self.tls.request_options if self.tls is not None else {}
         try:
             assoc = await Association.request(
                 host, port, rq, self.timeouts, self.max_send_pdu, self.family, **tls_options
             )
-        except AssociationRejected as exc:
-            log.critical("Association Rejected:\n%s", describe(exc))
-            return StorescuExit.FAILURE
         except (DimseError, OSError) as exc:
-            log.critical("Association Request Failed: %s", describe(exc))
-            return StorescuExit.FAILURE
+            again = not final and transient_error(exc)
+            text = describe(exc)
+            if isinstance(exc, AssociationRejected):
+                log.log(logging.WARNING if again else logging.CRITICAL, "Association Rejected:\n%s", text)
+                return "association rejected (transient)" if again else StorescuExit.FAILURE
+            log.log(logging.WARNING if again else logging.CRITICAL, "Association Request Failed: %s", text)
+            return text.splitlines()[-1] if again else StorescuExit.FAILURE
         accepted = assoc.conn.accept_pdu
         log.log(self.dump_level, "Association Parameters Negotiated:\n%s", dumps.dump_association(rq, accepted, True))
         if not assoc.contexts:
@@ -381,12 +462,28 @@ class Run:
         log.info("Association Accepted (Max Send PDV: %d)", network.announced_max_pdv(assoc.conn))
         return assoc
 
-    def _record(self, finished: list[Outcome], failure: Outcome | None) -> Outcome | None:
-        """Book finished stores; returns the first one that ends the run (DCMTK's halting rule)."""
+    def _record(self, finished: list[Outcome], failure: Outcome | None, pending: Round, attempt: int) -> Outcome | None:
+        """Book finished stores (a transient failure with attempts left goes to ``pending``
+        instead); returns the first one that ends the run (DCMTK's halting rule)."""
+        final = attempt > self.retry.retries
         for outcome in finished:
+            outcome.attempts = attempt
+            if not final and outcome.retryable:
+                pending.defer(outcome)
+                pending.timed_out |= outcome.timed_out
+                continue
             self.outcomes.append(outcome)
             self.unsuccessful = not outcome.ok
             self.last_status = outcome.status or 0
+            if self.journal is not None:
+                self.journal.record(
+                    outcome.path,
+                    outcome.ok,
+                    sop_instance=outcome.sop_instance,
+                    status=outcome.status,
+                    error=outcome.error,
+                    attempts=attempt,
+                )
             if self.rename:
                 _rename(outcome.path, outcome.ok, self.log)
             if failure is None and outcome.error is not None:
@@ -394,20 +491,32 @@ class Run:
                     failure = outcome
         return failure
 
-    async def _files(self, assoc: Association, files: list[str]) -> AssociationResult:
-        """Every file (``--repeat`` times) over ``assoc``, then its end."""
+    async def _files(self, assoc: Association, work: list[str], pending: Round, attempt: int) -> Round:
+        """Every file of ``work`` over ``assoc``, then its end."""
         size = min(assoc.operations_window, self.window)
         window = StoreWindow(assoc, size, self.log, self.dots) if size > 1 else None
-        failure, stopped_at = await self._send_files(assoc, files, window)
+        failure, stopped_at = await self._send_files(assoc, work, window, pending, attempt)
         if window is not None:
-            failure = self._record(await window.finish(), failure)
-        return await self._end(assoc, failure, window, files[stopped_at:])
+            failure = self._record(await window.finish(), failure, pending, attempt)
+        if pending.deferred and failure is None:
+            return await self._end_early(assoc, pending, window, work[stopped_at:])
+        return await self._end(assoc, failure, window, work[stopped_at:])
+
+    async def _end_early(self, assoc: Association, pending: Round, window: StoreWindow | None, rest: list[str]) -> Round:
+        """The association after a transient failure (``--retry``): released if it is still
+        up (aborted when a response did not come in time); the files not done are deferred."""
+        if assoc.is_established:
+            ending = await end_association(assoc, pending.timed_out, self.log)
+            if ending is not None:
+                self.log.debug("ending the association before retrying: %s", describe(ending))
+        pending.deferred += [*(window.unanswered if window is not None else []), *rest]
+        return pending
 
     async def _send_files(
-        self, assoc: Association, files: list[str], window: StoreWindow | None
+        self, assoc: Association, files: list[str], window: StoreWindow | None, pending: Round, attempt: int
     ) -> tuple[Outcome | None, int]:
-        """Send until done or halted: the store that ends the run (if one did), and how many
-        of ``files`` were started."""
+        """Send until done, halted or deferred: the store that ends the run (if one did), and
+        how many of ``files`` were started."""
         bar = self.bar
         on_bytes = None if isinstance(bar, NoBar) else bar.update
         # with +rn a file may be renamed by the one before it: DCMTK then finds it gone, so
@@ -418,21 +527,18 @@ class Run:
         failure: Outcome | None = None
         try:
             for index, path in enumerate(files):
-                self.started += 1
+                if self.halt and self.unsuccessful:
+                    break
+                self.started = min(self.started + 1, self.total_files)
                 bar.set_description(f"file {self.started}/{self.total_files}", refresh=False)
-                for turn in range(self.repeat):
-                    if self.halt and self.unsuccessful:
-                        break
-                    if window is None:
-                        following = (
-                            path if turn + 1 < self.repeat else (files[index + 1] if index + 1 < len(files) else None)
-                        )
-                        finished = [await self._send_one(assoc, path, on_bytes, lookahead, following)]
-                    else:
-                        finished = await window.submit(path, self.send_options, on_bytes)
-                    failure = self._record(finished, failure)
-                    if failure is not None:
-                        return failure, index + 1
+                if window is None:
+                    following = files[index + 1] if index + 1 < len(files) else None
+                    finished = [await self._send_one(assoc, path, on_bytes, lookahead, following)]
+                else:
+                    finished = await window.submit(path, self.send_options, on_bytes)
+                failure = self._record(finished, failure, pending, attempt)
+                if failure is not None or pending.deferred:
+                    return failure, index + 1
             return None, len(files)
         finally:
             if lookahead is not None:
@@ -452,30 +558,30 @@ class Run:
 
     async def _end(
         self, assoc: Association, failure: Outcome | None, window: StoreWindow | None, rest: list[str]
-    ) -> AssociationResult:
+    ) -> Round:
         """How the association ends after the files: released (or aborted with ``--abort``),
         aborted for a failure, or already gone; the files to send again on a new one."""
         log = self.log
         if failure is not None and (failure.peer_aborted or failure.peer_released):
             # the association is gone: with -nh DCMTK's release then fails (exit 1)
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
-            return (self.exit_code() if self.halt else StorescuExit.FAILURE), []
+            return Round(self.exit_code() if self.halt else StorescuExit.FAILURE)
         if failure is not None and failure.association_lost:
             log.info("Aborting Association")  # done already: the peer has half a data set
             if self.halt:
                 log.error("Store SCU Failed: %s", failure.error)
-                return StorescuExit.FAILURE, []
-            return None, [*(window.unanswered if window is not None else []), *rest]
+                return Round(StorescuExit.FAILURE)
+            return Round(rest=[*(window.unanswered if window is not None else []), *rest])
         if failure is not None:
             log.error("Store SCU Failed: %s", failure.error)
             log.info("Aborting Association")
             await assoc.abort()
-            return StorescuExit.FAILURE, []
+            return Round(StorescuExit.FAILURE)
         ending = await end_association(assoc, self.abort, log)
         if ending is not None:
             log.error("Association %s Failed: %s", "Abort" if self.abort else "Release", describe(ending))
-            return StorescuExit.FAILURE, []
-        return None, []
+            return Round(StorescuExit.FAILURE)
+        return Round()
 
     def log_summary(self) -> None:
         """``-v``: how many files went out, how many bytes."""
@@ -512,28 +618,39 @@ async def storescu_main(parsed: Parsed) -> int:
     parallel = network.int_option(parsed, "--parallel", 1, 1, 64)
     identity.check(parsed)
     tls.check(parsed, "client")
+    shard = parse_shard(parsed.value("--shard", "0/1"))
     job = Run(parsed, log)
-    prepared = _prepare(job, parsed, log)
-    if isinstance(prepared, StorescuExit):
-        return prepared
-    files, classes = prepared
-    job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
-    if job.tls is None:
-        return StorescuExit.FAILURE
     try:
-        exit_code = await _send(job, host, port, files, classes, parallel)
-        job.log_summary()
-        report = parsed.value("--report")
-        if report:
-            job.write_report(report, exit_code)
-        return exit_code
+        prepared = _prepare(job, parsed, shard, f"{job.called_ae}@{host}:{port}", log)
+        if isinstance(prepared, StorescuExit):
+            return prepared
+        files, classes = prepared
+        job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
+        if job.tls is None:
+            return StorescuExit.FAILURE
+        try:
+            exit_code = await _send(job, host, port, files, classes, parallel)
+            job.log_summary()
+            report = parsed.value("--report")
+            if report:
+                job.write_report(report, exit_code)
+            return exit_code
+        finally:
+            job.tls.finish()
+    except JournalError as exc:
+        log.critical("%s", exc)
+        return StorescuExit.FAILURE
     finally:
-        job.tls.finish()
+        if job.journal is not None:
+            job.journal.close()
 
 
-def _prepare(job: Run, parsed: Parsed, log: logging.Logger) -> tuple[list[str], list[str]] | StorescuExit:
+def _prepare(
+    job: Run, parsed: Parsed, shard: tuple[int, int], peer: str, log: logging.Logger
+) -> tuple[list[str], list[str]] | StorescuExit:
     """The user identity, the ``-xf`` file and the input files, read before any connection
-    (the files to send, and with ``-R`` the SOP classes to propose); or the exit code."""
+    (the files to send: this ``--shard``'s, less those ``--journal`` records as stored; and
+    with ``-R`` the SOP classes to propose); or the exit code."""
     try:
         job.identity = identity.request(parsed, log)
     except identity.IdentityError as exc:
@@ -555,11 +672,46 @@ def _prepare(job: Run, parsed: Parsed, log: logging.Logger) -> tuple[list[str], 
         )
         if not files:
             raise InputError("no input files to be sent")
+        files = _share(job, files, shard, parsed.value("--journal"), peer, log)
+        if not files:
+            return StorescuExit.NO_ERROR
         opts = job.send_options
         return inputs.check(files, job.required, job.halt, opts.mode, opts.uid_padding, log)
     except InputError as exc:
         log.critical("%s", exc)
         return StorescuExit.FAILURE
+
+
+def _share(
+    job: Run, files: list[str], shard: tuple[int, int], journal: str | None, peer: str, log: logging.Logger
+) -> list[str]:
+    """This run's part of ``files``: its ``--shard``, less what the ``--journal`` records as
+    stored (opened here, kept in ``job``); empty when nothing is left to do (said why)."""
+    index, count = shard
+    if count > 1:
+        opts = job.send_options
+        files = select(files, index, count, lambda path: _instance_of(path, opts.mode, opts.uid_padding))
+        log.info("shard %d/%d: %d file(s)", index, count, len(files))
+        if not files:
+            log.info("no input files in shard %d/%d", index, count)
+            return files
+    if journal:
+        job.journal = Journal(journal, peer)
+        left = [path for path in files if not job.journal.already_stored(path)]
+        if len(left) < len(files):
+            log.info("skipping %d file(s) recorded as stored in journal %s", len(files) - len(left), journal)
+        if not left:
+            log.info("nothing left to send: every file is recorded as stored")
+        files = left
+    return files
+
+
+def _instance_of(path: str, mode: ReadMode, uid_padding: bool) -> str:
+    """A file's SOP Instance UID, "" when it cannot be read (then its path decides its shard)."""
+    try:
+        return inputs.read_sop_uids(path, mode, uid_padding)[1]
+    except Exception:  # any unreadable file: it is reported when its shard sends it
+        return ""
 
 
 async def _send(job: Run, host: str, port: int, files: list[str], classes: list[str], parallel: int) -> int:
