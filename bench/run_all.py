@@ -17,6 +17,8 @@ Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
   other mode) to ``storescp --fork``;
 - ``move-ct``: the 1,000 CT moved from DCMTK's dcmqrscp into each movescu;
 - ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
+- ``receive-small-fsync``: the same as ``receive-small`` with ``--fsync`` on ours (each object on
+  disk before its response; DCMTK's storescp has no such option and runs as in ``receive-small``);
 - ``big`` (``--big-mb``): one object of that size through our storescu, storescp and movescu, for
   peak memory.
 
@@ -111,10 +113,11 @@ class Receiver:
         return _rss_of(err or "")
 
 
-def storescp(tool: str, out: Path, port: int, fork: bool = False) -> list[str]:
+def storescp(tool: str, out: Path, port: int, fork: bool = False, extra: list[str] = ()) -> list[str]:
+    """The receiver's command line; ``extra`` options are for ours only."""
     if tool == "dcmtk":
         return [DCMTK["storescp"], *(["--fork"] if fork else []), "-od", str(out), str(port)]
-    return [str(OUR_BIN / "storescp"), "-od", str(out), str(port)]
+    return [str(OUR_BIN / "storescp"), *extra, "-od", str(out), str(port)]
 
 
 def storescu_with(tool: str, folder: Path, extra: list[str], port: int) -> list[str]:
@@ -155,19 +158,21 @@ def store_run(
     return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
 
 
-def receive_run(workload: str, receiver: str, data: tuple[Path, int, float], timeout: float) -> Row:
+def receive_run(
+    workload: str, receiver: str, data: tuple[Path, int, float], timeout: float, extra: list[str] = ()
+) -> Row:
     """DCMTK's storescu into ``receiver``: the wall time of the transfer and the receiver's peak RSS."""
     folder, files, megabytes = data
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
     port = free_port()
-    server = Receiver(storescp(receiver, out, port), port)
+    server = Receiver(storescp(receiver, out, port, extra=extra), port)
     try:
         seconds, _, code, err = timed(storescu("dcmtk", folder, port), timeout)
         arrived = count(out)
     finally:
         rss = server.stop()
         shutil.rmtree(out, ignore_errors=True)
-    label = "DCMTK storescp" if receiver == "dcmtk" else "dimse storescp"
+    label = "DCMTK storescp" if receiver == "dcmtk" else " ".join(["dimse storescp", *extra])
     return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
 
 
@@ -361,6 +366,13 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
         makers = [
             partial(receive_run, f"receive-{name}", receiver, datasets[name], args.timeout)
             for receiver in ("dcmtk", "dimse")
+        ]
+        for row in interleaved(makers, args.repeat):
+            emit(row)
+    if "receive-small-fsync".startswith(wanted):
+        makers = [
+            partial(receive_run, "receive-small-fsync", receiver, datasets["small"], args.timeout, extra)
+            for receiver, extra in (("dcmtk", []), ("dimse", ["--fsync"]))
         ]
         for row in interleaved(makers, args.repeat):
             emit(row)

@@ -54,6 +54,7 @@ async def transfer(source: Path, output: Path) -> dict:
         status = (await assoc.store_file(source)).Status
         await assoc.release()
         seconds = time.perf_counter() - started
+    services.tidy()
     return {"status": status, "seconds": seconds, "stored": [str(p) for p in services.stored]}
 
 

@@ -52,7 +52,7 @@ from dimse.core.pdu import (
     encode,
 )
 from dimse.errors import PDUError
-from dimse.files.storage import FileSink, object_filename, path_inside
+from dimse.files.storage import PART_FOLDER, FileSink, object_filename, path_inside
 from dimse.uids import VERIFICATION
 
 from .corpus import pdv
@@ -499,6 +499,13 @@ def _ct_context(ac: AssociateAC) -> int:
     return next(c.context_id for c in ac.contexts if c.result == 0 and c.context_id == 3)
 
 
+def _kept(folder: Path) -> list[str]:
+    """What a receiver left in ``folder``: its files, and nothing in its temporary folder."""
+    temporary = folder / PART_FOLDER
+    assert not temporary.exists() or not any(temporary.iterdir()), "temporary files left behind"
+    return sorted(p.name for p in folder.iterdir() if p.name != PART_FOLDER)
+
+
 def test_data_set_over_the_size_limit_is_aborted_and_leaves_no_file(make_server, server_log, tmp_path):
     """max_dataset_bytes=4096: a data set of exactly 4096 bytes is stored, one of 10,000 is
     aborted (A-ABORT service provider, reason not specified) and leaves nothing behind."""
@@ -506,7 +513,7 @@ def test_data_set_over_the_size_limit_is_aborted_and_leaves_no_file(make_server,
     sock, ac = associate_raw(server.port)
     _store(sock, _ct_context(ac), "1.2.3.1", well_formed(4096))
     assert decode_command(bytes(read_pdu(sock).pdvs[0].data)).Status == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.1"]
+    assert _kept(tmp_path) == ["CT.1.2.3.1"]
     try:
         _store(sock, _ct_context(ac), "1.2.3.2", bytes(10_000))
     except (BrokenPipeError, ConnectionResetError):
@@ -514,7 +521,7 @@ def test_data_set_over_the_size_limit_is_aborted_and_leaves_no_file(make_server,
     assert_provider_abort(read_pdu(sock), 0)
     logged(server_log, "data set larger than 4096 bytes")
     assert honest_echo(server.port) == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.1"]
+    assert _kept(tmp_path) == ["CT.1.2.3.1"]
 
 
 def test_data_set_trickling_past_the_time_limit_is_aborted(make_server, server_log, tmp_path):
@@ -528,7 +535,7 @@ def test_data_set_trickling_past_the_time_limit_is_aborted(make_server, server_l
     assert _trickle(sock, fragments, pause=0.1)
     assert_provider_abort(read_pdu(sock), 0)
     logged(server_log, "data set not received within 1.0 s")
-    assert list(tmp_path.iterdir()) == []
+    assert _kept(tmp_path) == []
     assert honest_echo(server.port) == 0
 
 
@@ -544,7 +551,7 @@ def test_data_set_slower_than_the_socket_timeout_in_all_but_each_piece_is_stored
     pieces = [pdv(ctx, data[16 * i : 16 * i + 16], False, last=i == 7) for i in range(8)]
     assert not _trickle(sock, pieces, pause=0.4)  # the server neither spoke nor hung up meanwhile
     assert decode_command(bytes(read_pdu(sock).pdvs[0].data)).Status == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["CT.1.2.3.4"]
+    assert _kept(tmp_path) == ["CT.1.2.3.4"]
     assert isinstance(read_pdu(sock), Abort)  # then idle: aborted by the socket timeout
     assert honest_echo(server.port) == 0
 

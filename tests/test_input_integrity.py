@@ -22,6 +22,7 @@ from pydicom.uid import generate_uid
 
 from dimse import associate
 from dimse.files.part10 import BadDicomFile
+from dimse.files.storage import PART_FOLDER
 
 from .conftest import CT_SMALL, dcmtk, ours, run, running
 from .test_scan import with_stray_delimiter
@@ -232,12 +233,12 @@ def test_truncated_while_in_an_operations_window_resends_what_was_in_flight(port
     last = ct_copies(tmp_path / "c", 1)
     out = tmp_path / "out"
     out.mkdir()
-    marker = out / f".CT.{uid_of(big)}.part"  # storescp's temporary file: f2 is on the wire
+    name = f"*-CT.{uid_of(big)}"  # storescp's temporary file: f2 is on the wire
     done = threading.Event()
 
     def cut_when_it_arrives() -> None:
         while not done.is_set():
-            if marker.exists():
+            if any((out / PART_FOLDER).glob(name)):
                 os.truncate(big, 4096)
                 return
             done.wait(0.005)

@@ -33,7 +33,7 @@ from dimse.core.negotiation import build_request
 from dimse.core.pdu import AssociateAC, encode
 from dimse.files.part10 import BadDicomFile, read_part10_header
 from dimse.files.scan import Garbled, Truncated, scan
-from dimse.files.storage import FileSink, NullSink
+from dimse.files.storage import PART_FOLDER, FileSink, NullSink, temporary_prefix
 from dimse.files.structure import INFLATE_STEP, StructureChecker, Undeflatable, check, checker_for
 
 from . import test_movescu_hostile as hostile
@@ -220,7 +220,8 @@ def storescp(tmp_path):
 
 def leftovers(out: Path) -> list[str]:
     """Temporary files left in ``out`` (there must never be any)."""
-    return [p.name for p in out.iterdir() if p.name.endswith(".part")]
+    temporary = out / PART_FOLDER
+    return [p.name for p in temporary.iterdir()] if temporary.is_dir() else []
 
 
 # ---------------------------------------------------------------------------- storescp
@@ -377,14 +378,17 @@ def test_storescp_file_mode_when_the_temporary_name_is_taken(storescp, umask, ex
     temporary file (mkstemp makes 0600) is given the umask's mode too; the other one is left alone."""
     port, out, server = storescp(umask=umask)
     uid = str(dcmread(CT_SMALL).SOPInstanceUID)
-    taken = out / f".CT.{uid}.part"
+    host = temporary_prefix().split("-")[0]
+    taken = out / PART_FOLDER / f"{host}-{server.proc.pid}-CT.{uid}"  # the name storescp tries first
+    taken.parent.mkdir()
     taken.write_bytes(b"someone else's")
     done = run([dcmtk("storescu"), "127.0.0.1", str(port), str(CT_SMALL)])
     assert done.returncode == 0, done.stderr
     server.stop()
     assert _mode(out / f"CT.{uid}") == expected
     assert taken.read_bytes() == b"someone else's"
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"CT.{uid}", taken.name])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"CT.{uid}", PART_FOLDER])
+    assert [p.name for p in taken.parent.iterdir()] == [taken.name]
 
 
 @pytest.mark.parametrize(("umask", "expected"), UMASKS)

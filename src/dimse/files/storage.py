@@ -2,6 +2,12 @@
 
 Nothing is ever written outside the output directory: the name comes from a SOP Instance
 UID only after the UID was checked to be a valid UID (digits and dots).
+
+The temporary file of ``<dir>/<name>`` is ``<dir>/.dimse-part/<host>-<pid>-<name>``: in a hidden
+folder (a scan of ``<dir>`` does not find half-received objects, not even one left by a killed
+receiver), on the file system of ``<dir>`` (the rename is atomic), named for the process
+writing it (the next receiver to start removes the files of dead processes of its host and
+leaves those of live ones alone: :func:`sweep_temporary`).  See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -65,27 +71,150 @@ def _process_umask() -> int:
 FILE_MODE = 0o666 & ~_process_umask()
 
 
-def _create_temporary(final_path: str) -> tuple[int, str]:
-    """``<dir>/.<name>.part``, created exclusively with :data:`FILE_MODE` (kept by the rename);
-    a random name only when that one is taken (the same object arriving twice at once).
-    Cheaper than mkstemp's random names, which cost a Storage SCP a measurable share of its
-    time per object."""
-    folder, name = os.path.split(final_path)
-    tmp = os.path.join(folder, f".{name}.part")
-    try:
-        # 0666 and the kernel applies the umask (or a default ACL of the folder), as for fopen
-        return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
-    except FileExistsError:
-        import tempfile  # only here: rare, and it costs every start-up a few ms
+#: the hidden folder, beside the received files, that holds their temporary files
+PART_FOLDER = ".dimse-part"
 
-        fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
+
+def _host_tag() -> str:
+    """This host's name as a file name part: no ``-`` (it separates the parts), no ``/``."""
+    try:
+        host = os.uname().nodename
+    except AttributeError:  # Windows has no uname
+        host = os.environ.get("COMPUTERNAME", "")
+    return re.sub(r"[^A-Za-z0-9.]", "_", host) or "localhost"
+
+
+_HOST = _host_tag()
+#: ``<host>-<pid>-``, the start of this process's temporary file names (a forked child has its own)
+_TAG = f"{_HOST}-{os.getpid()}-"
+
+
+def _forked() -> None:
+    global _TAG
+    _TAG = f"{_HOST}-{os.getpid()}-"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def temporary_folder(folder: str) -> str:
+    """The folder of the temporary files of objects received into ``folder``."""
+    return os.path.join(folder, PART_FOLDER)
+
+
+def temporary_prefix() -> str:
+    """What this process's temporary file names start with (``<host>-<pid>-``)."""
+    return _TAG
+
+
+def make_temporary_folder(folder: str) -> str:
+    """Create ``folder``'s temporary folder if it is not there (the first object received into
+    ``folder``, or another receiver removed it); returns its path."""
+    part = temporary_folder(folder)
+    try:
+        os.mkdir(part)  # the umask's mode, as the files in it get
+    except FileExistsError:
+        pass
+    return part
+
+
+def _create_temporary(final_path: str) -> tuple[int, str]:
+    """``<dir>/.dimse-part/<host>-<pid>-<name>``, created exclusively with :data:`FILE_MODE`
+    (kept by the rename); a random name only when that one is taken (the same object arriving
+    twice at once).  Cheaper than mkstemp's random names, which cost a Storage SCP a
+    measurable share of its time per object; the folder is created when an open says it is
+    missing, so the usual object costs one open, as a file beside the final one would."""
+    folder, name = os.path.split(final_path)
+    part = temporary_folder(folder or ".")
+    tmp = os.path.join(part, _TAG + name)
+    for attempt in range(3):  # another receiver may remove the empty folder in between
         try:
-            os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        return fd, tmp
+            # 0666 and the kernel applies the umask (or a default ACL of the folder), as for fopen
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            make_temporary_folder(folder or ".")
+        except FileExistsError:
+            return _random_temporary(part, _TAG + name + ".")
+    raise AssertionError("unreachable")
+
+
+def _random_temporary(part: str, prefix: str) -> tuple[int, str]:
+    """A temporary file with a random name in ``part`` (mkstemp), given :data:`FILE_MODE`."""
+    import tempfile  # only here: rare, and it costs every start-up a few ms
+
+    fd, tmp = tempfile.mkstemp(dir=part, prefix=prefix)
+    try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def random_temporary(final_path: str) -> tuple[int, str]:
+    """A temporary file for ``final_path`` with a random name (a file rewritten in place:
+    ``move.rewrite``), in the same folder as the received ones and named the same way."""
+    folder, name = os.path.split(final_path)
+    make_temporary_folder(folder or ".")
+    return _random_temporary(temporary_folder(folder or "."), _TAG + name + ".")
+
+
+def remove_temporary_folder(folder: str) -> None:
+    """Remove ``folder``'s temporary folder if it is empty (a receiver stopping, an object
+    dropped): an idle output folder holds the received files only.  Another receiver's files
+    keep it, and one that needs it again makes it again."""
+    try:
+        os.rmdir(temporary_folder(folder))
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (of any user: a permission error means it does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _stale(name: str) -> bool:
+    """A temporary file name of this host's whose process is gone.  Called before this
+    process receives anything, so a name with its own pid is a previous process's (after a
+    restart a pid comes back, in a container always the same one)."""
+    if not name.startswith(_HOST + "-"):
+        return False  # another host's: whether its process lives cannot be told from here
+    pid, sep, _ = name[len(_HOST) + 1 :].partition("-")
+    if not sep or not pid.isascii() or not pid.isdigit():
+        return False
+    return int(pid) == os.getpid() or not _alive(int(pid))
+
+
+def sweep_temporary(folder: str) -> int:
+    """Remove the temporary files that receivers of this host killed before they finished
+    left in ``folder``'s temporary folder (the files of live processes stay: two receivers
+    may share an output folder); returns how many.  Call it before receiving into ``folder``."""
+    part = temporary_folder(folder)
+    try:
+        entries = list(os.scandir(part))
+    except OSError:  # no temporary folder: nothing was left (the usual case, one failed call)
+        return 0
+    removed = 0
+    for entry in entries:
+        if _stale(entry.name):
+            try:
+                os.unlink(entry.path)
+            except OSError:  # gone meanwhile, a folder, not ours to remove
+                continue
+            removed += 1
+    remove_temporary_folder(folder)
+    return removed
 
 
 def _write_all(fd: int, *buffers: bytes | memoryview) -> None:
@@ -98,8 +227,23 @@ def _write_all(fd: int, *buffers: bytes | memoryview) -> None:
             rest = rest[os.write(fd, rest) :]
 
 
+def _sync_data(fd: int) -> None:
+    """The file's data and size on disk (what reading it back needs; not its times)."""
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
+def sync_folder(folder: str) -> None:
+    """``folder``'s entries on disk: a file renamed into it is found there after a power loss."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class FileSink:
-    """Collects a data set in ``<dir>/.<name>.part`` and renames it to ``<dir>/<name>`` on commit.
+    """Collects a data set in ``<dir>/.dimse-part/<host>-<pid>-<name>`` and renames it to
+    ``<dir>/<name>`` on commit.
 
     The pieces go to the file as they come, with no buffer of our own (a network piece is
     already large: a PDU's worth), the meta header prefix in one vectored write with the
@@ -149,7 +293,8 @@ class FileSink:
         return self.final_path
 
     def discard(self) -> None:
-        """Drop what was received; safe to call more than once."""
+        """Drop what was received (and the temporary folder, if that leaves it empty); safe to
+        call more than once."""
         if self._fd >= 0:
             try:
                 os.close(self._fd)
@@ -159,7 +304,53 @@ class FileSink:
         try:
             os.unlink(self._tmp)
         except FileNotFoundError:
-            pass
+            return  # dropped already (or committed)
+        remove_temporary_folder(os.path.dirname(self._final) or ".")
+
+
+class DurableFileSink(FileSink):
+    """A :class:`FileSink` whose commit ends only once the object is on disk (``--fsync``):
+    its data synced before the rename, its folder after it, so that a success status sent
+    after the commit survives a power loss.
+
+    The acceptor calls :meth:`settle` in a worker thread before ``store_done`` (the disk wait
+    does not hold up other associations); ``commit`` then only reports what it did, or does
+    it all itself when nobody settled the sink first."""
+
+    _settled = False
+
+    def settle(self) -> None:
+        """Write the object through to disk; a failure is kept in ``error`` and raised by
+        :meth:`commit`, as a failed write is."""
+        if self.error is not None or self._settled:
+            return
+        try:
+            self._commit_durably()
+        except OSError as exc:
+            self.error = exc
+            self.discard()
+
+    def commit(self) -> str | os.PathLike[str]:
+        if self.error is not None:
+            raise self.error
+        if not self._settled:
+            try:
+                self._commit_durably()
+            except BaseException:
+                self.discard()
+                raise
+        return self.final_path
+
+    def _commit_durably(self) -> None:
+        if self._prefix:  # an empty data set: the meta header alone
+            _write_all(self._fd, self._prefix)
+            self._prefix = b""
+        _sync_data(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self._tmp, self._final)
+        sync_folder(os.path.dirname(self._final) or ".")
+        self._settled = True
 
 
 class NullSink:

@@ -2,21 +2,21 @@
 
 Objects are first streamed to disk as received; only when one of these options asks for a
 different encoding is the stored object decoded with pydicom and written again (into a
-temporary file that replaces it), so the default path keeps memory bounded.
+temporary file that replaces it, in the hidden folder the received objects' temporary files
+are in), so the default path keeps memory bounded.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files.part10 import encode_dataset, meta_prefix
-from ..files.storage import FILE_MODE
+from ..files.storage import random_temporary, sync_folder
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
@@ -37,6 +37,7 @@ class OutputFormat:
     new_vrs: bool = True  # -u turns them into OB
     deflate_level: int = 6
     write_meta: bool = True
+    fsync: bool = False  # --fsync: the rewritten file on disk before the response
 
     @property
     def needed(self) -> bool:
@@ -73,11 +74,19 @@ class OutputFormat:
         raw = self._encode(body, target)
         if self.padding and self.padding[0] and target in (LEI, LEE):
             raw += self._pad(len(prefix) + len(raw), target == LEI)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; received files follow the umask
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(prefix + raw)
-        os.replace(tmp, path)
+        fd, tmp = random_temporary(str(path))  # the mode received files have
+        try:
+            with os.fdopen(fd, "wb") as fp:
+                fp.write(prefix + raw)
+                if self.fsync:
+                    fp.flush()
+                    os.fsync(fp.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            sync_folder(str(path.parent))
 
     def _lengths(self, ds: Dataset) -> None:
         for elem in ds.iterall():

@@ -58,7 +58,9 @@ class Sink(Protocol):
 
     The acceptor walks the data set's structure on its way to the sink unless
     ``check_structure`` is False (a sink that drops the data set anyway); a sink without the
-    attribute (written before it existed) is walked."""
+    attribute (written before it existed) is walked.  A sink may have a ``settle()`` method:
+    blocking work (waiting for the disk: ``--fsync``) run in a worker thread once the data set
+    is complete and sound, before ``Services.store_done`` (other associations go on meanwhile)."""
 
     check_structure: bool
 
@@ -371,6 +373,9 @@ class Acceptor:
             raise
         if checker is not None and (error := checker.close()) is not None:
             return self.services.store_failed(assoc, ctx, command, sink, error)
+        settle = getattr(sink, "settle", None)
+        if settle is not None:  # it waits for the disk: not on the event loop
+            await asyncio.to_thread(settle)
         return self.services.store_done(assoc, ctx, command, sink)
 
     async def _receive_dataset(self, assoc: Association, write: Callable[[memoryview], object]) -> int:

@@ -16,7 +16,17 @@ from ..core.pdu import AssociateAC, AssociateRQ
 from ..dcmtk import dumps
 from ..dcmtk.modality import modality_prefix
 from ..files.part10 import meta_prefix
-from ..files.storage import FileSink, NullSink, UnsafeName, object_filename, path_inside
+from ..files.storage import (
+    DurableFileSink,
+    FileSink,
+    NullSink,
+    UnsafeName,
+    object_filename,
+    path_inside,
+    remove_temporary_folder,
+    sweep_temporary,
+    temporary_folder,
+)
 from ..net.association import Association
 from ..net.server import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, Ended, Services, Sink
 
@@ -46,6 +56,23 @@ class StoreServices(Services):
         self.write_meta = True
         #: paths of stored objects, kept only when asked for (a server runs for months)
         self.stored: list[str] | None = [] if keep_list else None
+        #: ``--fsync``: the response to a C-STORE only once the object is on disk
+        self.fsync = False
+
+    def sweep(self) -> None:
+        """At start: remove what receivers of this host killed while receiving left in the
+        output folder's temporary folder (one line says how many)."""
+        if self.ignore:
+            return  # nothing is written, nothing is touched
+        removed = sweep_temporary(os.fspath(self.output))
+        if removed:
+            folder = temporary_folder(os.fspath(self.output))
+            self.log.warning("removed %d temporary file(s) left by stopped receivers in %s", removed, folder)
+
+    def tidy(self) -> None:
+        """At the end: the temporary folder goes if nothing is left in it."""
+        if not self.ignore:
+            remove_temporary_folder(os.fspath(self.output))
 
     def association_requested(self, rq: AssociateRQ) -> None:
         self.log.info("Association Received")
@@ -84,7 +111,7 @@ class StoreServices(Services):
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
         prefix = meta_prefix(sop_class, sop_instance, ctx.transfer_syntax, calling) if self.write_meta else b""
         try:
-            return FileSink(path, prefix)
+            return DurableFileSink(path, prefix) if self.fsync else FileSink(path, prefix)
         except OSError as exc:
             self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES

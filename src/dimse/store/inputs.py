@@ -58,7 +58,8 @@ def _scan(directory: str, pattern: str | None, recurse: bool) -> list[str]:
     for entry in entries:
         path = entry.name if directory == "." else os.path.join(directory, entry.name)
         if entry.is_dir():
-            if recurse:
+            # a receiver's half-received objects (files.storage.PART_FOLDER) are never sent
+            if recurse and entry.name != ".dimse-part":
                 found.extend(_scan(path, pattern, recurse))
         elif pattern is None or fnmatch.fnmatchcase(entry.name, pattern):
             found.append(path)

@@ -83,6 +83,7 @@ async def run_demo(files: list[Path], output: Path, out: TextIO = sys.stdout) ->
     started = time.perf_counter()
     async with server:
         done = await _send(port, pairs, sendable, out)
+    services.tidy()
     elapsed = time.perf_counter() - started
     stored = services.stored or []
     mismatches = _compare(done.sent, stored)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,8 @@ def _output_options(cmd: CommandLine) -> None:
     """How received objects are written (``move.rewrite``)."""
     cmd.group("general", 1)
     add_output_directory(cmd)
+    cmd.group("reliability (beyond DCMTK)", 1)
+    cmd.add(None, "--fsync", "answer a C-STORE only once the object is on disk\n(it then survives a power loss)")
     cmd.group("bit preserving mode", 1)
     cmd.add(
         "-B", "--normal", "allow implicit format conversions (default);\nobjects are written as received either way"
@@ -383,7 +385,10 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int, contexts: tls.
         log.critical("specified output directory is not writeable")
         return MovescuExit.CANNOT_WRITE_OUTPUT_FILE
     receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
-    receiver.output_format = output_format(parsed)
+    receiver.output_format = replace(output_format(parsed), fsync=parsed.has("--fsync"))
+    # a re-encoded object is written through to disk by its rewrite, the first copy need not be
+    receiver.fsync = parsed.has("--fsync") and not receiver.output_format.needed
+    receiver.sweep()
     # a file to be re-encoded is first stored with its meta header (it says how it was received)
     receiver.write_meta = receiver.output_format.write_meta or receiver.output_format.needed
     timeouts = Timeouts(
@@ -432,6 +437,7 @@ async def movescu_main(parsed: Parsed) -> int:
         finally:
             if listener is not None:
                 listener.server.close()
+                listener.receiver.tidy()
     finally:
         contexts.finish()
 

@@ -5,7 +5,10 @@ object streams into a temporary file in the output directory and is renamed to
 ``<modality>.<SOP Instance UID>`` only once complete and well-formed (the acceptor walks its
 structure as it arrives; a broken one is answered 0xC000 and dropped); an object whose SOP
 Instance UID is not a valid UID is refused, so no peer can make it write outside the output
-directory.  Files get the mode the umask gives (0644 under 022), as DCMTK's do.
+directory.  Files get the mode the umask gives (0644 under 022), as DCMTK's do.  The temporary
+files are in the output directory's hidden ``.dimse-part`` folder; those a killed storescp left
+are removed at the next start; ``--fsync`` answers only once the object is on disk
+(docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def command_line() -> CommandLine:
     cmd.group("output options")
     cmd.group("general", 1)
     add_output_directory(cmd)
+    cmd.group("reliability (beyond DCMTK)", 1)
+    cmd.add(None, "--fsync", "answer a C-STORE only once the object is on disk\n(it then survives a power loss)")
     return cmd
 
 
@@ -112,6 +117,8 @@ async def storescp_main(parsed: Parsed) -> int:
         log.critical("specified output directory does not exist")
         return StorescpExit.FAILURE
     services = StoreServices(output, parsed.has("--ignore"), parsed.has("--verbose-pc"), log)
+    services.fsync = parsed.has("--fsync")
+    services.sweep()
     contexts = tls.contexts(parsed, "server", log)
     if contexts is None:
         return StorescpExit.FAILURE
@@ -124,6 +131,7 @@ async def storescp_main(parsed: Parsed) -> int:
         await _serve_until_stopped(server)
         return StorescpExit.NO_ERROR
     finally:
+        services.tidy()
         contexts.finish()
 
 
