@@ -158,7 +158,10 @@ class Driver:
                 sent -= size
                 done += 1
             buffers = buffers[done:]
-        if buffers:
+        if buffers and not transport.is_closing():
+            # a closing transport (the peer went away) drops what it is given, and after a
+            # few calls logs asyncio's bare "socket.send() raised exception." on stderr; the
+            # loss itself is reported where it is met (the read, or the drain)
             transport.writelines(buffers)
 
     async def close(self) -> None:

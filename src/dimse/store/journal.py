@@ -9,8 +9,8 @@ the journal is fsync'd every :data:`SYNC_EVERY` lines or :data:`SYNC_SECONDS` se
 at the end, so a power loss costs at most that many lines.
 
 A run given an existing journal skips every file whose path, size and modification time are
-recorded as stored (success or warning): a file changed since, moved, or from another file
-set is sent.  A torn last line (a kill in the middle of a write) is ignored; a file whose
+recorded as stored (success or warning) at the same peer (called AE title, host and port as
+given): a file changed since, moved, from another file set, or bound for another peer is sent.  A torn last line (a kill in the middle of a write) is ignored; a file whose
 other lines are not journal lines is refused, never appended to.
 """
 
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 #: fsync after this many lines ...
 SYNC_EVERY = 100
@@ -28,6 +30,35 @@ SYNC_EVERY = 100
 SYNC_SECONDS = 1.0
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+#: how every line of ours begins: a last line that does not parse is a torn one of ours only
+#: if it begins so (or is a beginning of it); any other is some other file's, never ours
+_LINE_START = b'{"path":'
+
+
+def _torn(line: bytes) -> bool:
+    return line.startswith(_LINE_START) or _LINE_START.startswith(line)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole_lines_end(fp: BinaryIO, size: int) -> int:
+    """Where the last whole line of a file of ``size`` bytes ends (0: it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        fp.seek(start)
+        found = fp.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
 
 
 class JournalError(Exception):
@@ -55,9 +86,12 @@ def journal_key(path: str) -> str:
     return os.path.abspath(path)
 
 
-def read_stored(path: str) -> dict[str, FileState]:
-    """The files an existing journal records as stored (a later line wins); empty if none."""
+def read_stored(path: str, peer: str | None = None) -> dict[str, FileState]:
+    """The files an existing journal records as stored (at ``peer``, if given; a later line
+    wins); empty if none."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # /dev/zero would be read forever, a FIFO block
+            raise JournalError(f"cannot use journal file: {path}: not a regular file")
         with open(path, "rb") as fp:
             lines = fp.read().split(b"\n")
     except FileNotFoundError:
@@ -73,8 +107,10 @@ def read_stored(path: str) -> dict[str, FileState]:
             entry = json.loads(line)
             key, state = entry["path"], FileState(int(entry["size"]), int(entry["mtime_ns"]))
             ok = entry["ok"] is True
+            if peer is not None and entry["peer"] != peer:
+                continue
         except (ValueError, KeyError, TypeError):
-            if number == last:  # torn by a kill in the middle of its write
+            if number == last and _torn(line):  # cut short in the middle of its write
                 continue
             raise JournalError(f"not a storescu journal: {path} (line {number + 1})") from None
         if ok:
@@ -90,7 +126,7 @@ class Journal:
     def __init__(self, path: str, peer: str) -> None:
         self.path = path
         self.peer = peer
-        self.stored = read_stored(path)
+        self.stored = read_stored(path, peer)
         try:
             self._fd = os.open(path, _OPEN_FLAGS, 0o666)
         except OSError as exc:
@@ -100,13 +136,21 @@ class Journal:
         self._torn_tail()
 
     def _torn_tail(self) -> None:
-        """Start on a line of our own when the last run was killed in the middle of one."""
-        size = os.fstat(self._fd).st_size
-        if size:
+        """Only whole lines before ours: a torn last line (ignored when read) is cut off, else
+        it would be a bad line in the middle next time; a whole one gets its newline."""
+        try:
+            size = os.fstat(self._fd).st_size
             with open(self.path, "rb") as fp:
-                fp.seek(size - 1)
-                if fp.read(1) != b"\n":
-                    self._write(b"\n")
+                keep = _whole_lines_end(fp, size)
+                fp.seek(keep)
+                tail = fp.read(size - keep)
+            torn = bool(tail) and not _parses(tail)
+            if torn:
+                os.ftruncate(self._fd, keep)
+        except OSError as exc:
+            raise JournalError(f"cannot write journal file: {self.path}: {exc.strerror or exc}") from None
+        if tail and not torn:
+            self._write(b"\n")
 
     def already_stored(self, path: str) -> bool:
         """Recorded as stored, and unchanged since (size and modification time)."""
