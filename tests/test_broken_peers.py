@@ -10,6 +10,7 @@ asserted (docs/compatibility.md).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import socket
@@ -291,6 +292,29 @@ def test_files_after_garbage_with_no_halt_say_why_they_were_not_sent():
     ]
     assert done.returncode == 1
     assert scp.ended_by == "abort"
+
+
+def test_files_a_window_never_sent_after_garbage_are_each_reported(tmp_path):
+    """Ours, -nh, to a scripted SCP granting an operations window of 16: four stores go out, the
+    garbage comes instead of the first response.  Every file of the run gets its record in
+    --report, failed, and its DCMTK lines (the ones the window had not sent yet fail as they do
+    one at a time); exit 1.  (Files waiting for room in the window were once silently dropped.)"""
+    junk, _ = GARBAGE["not-a-pdu"]
+
+    def script(peer: Peer) -> None:
+        requests = [peer.request() for _ in range(2)]
+        peer.send(junk(requests[0][0]))
+
+    files = [str(CT_SMALL)] * 6
+    report = tmp_path / "report.json"
+    policy = AcceptorPolicy(transfer_syntaxes=STORE_POLICY.transfer_syntaxes, max_pdu=POLICY.max_pdu, async_ops=(2, 1))
+    with ScriptedSCP(script, policy) as scp:
+        done = run([ours("storescu"), "-nh", "--report", str(report), "127.0.0.1", str(scp.port), *files])
+    records = json.loads(report.read_text())["files"]
+    assert [r["path"] for r in records] == files
+    assert not any(r["ok"] for r in records)
+    assert error_lines(done.stderr).count(f"E: Store Failed, file: {CT_SMALL}:") == 6
+    assert done.returncode == 1
 
 
 def test_abort_right_behind_the_first_response_is_a_peer_abort():

@@ -58,5 +58,6 @@ class RetryPolicy:
     def wait(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1: the
         wait after the first attempt is about ``first_wait``)."""
-        base = min(self.max_wait, self.first_wait * 2 ** max(0, attempt - 1))
+        doublings = min(max(0, attempt - 1), 1000)  # 2.0 ** 1024 overflows; the cap is met long before
+        base = min(self.max_wait, self.first_wait * 2.0**doublings)
         return base * (1 + JITTER * (rng or random).random())

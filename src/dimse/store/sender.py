@@ -12,6 +12,7 @@ leaves it to come (:class:`StoreWindow`).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ class Outcome:
     bytes: int = 0
     milliseconds: float = 0.0
     attempts: int = 1  # the attempt (association, with --retry) that gave this outcome
+    #: the file as it was opened to be sent: (size, modification time in ns), for --journal
+    file_state: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -246,6 +249,9 @@ async def _send(
     except BadDicomFile as exc:
         return bad_file(outcome, exc, log)
     with source:
+        if source.fp is not None:
+            st = os.fstat(source.fp.fileno())
+            outcome.file_state = (st.st_size, st.st_mtime_ns)
         ctx = _context(assoc, source, outcome, opts, log)
         if ctx is None:
             return outcome
@@ -385,7 +391,8 @@ class StoreWindow:
         self.dots = dots
         self.outstanding: dict[int, InFlight] = {}
         self.broken: Exception | None = None  # the association failed while responses were due
-        #: files in flight when we had to abort the association (to be sent on a new one)
+        #: files in flight when we had to abort the association, and a file not sent because
+        #: the association broke while it waited for room (to be sent on a new one)
         self.unanswered: list[str] = []
 
     async def submit(
@@ -393,9 +400,12 @@ class StoreWindow:
     ) -> list[Outcome]:
         """Send ``path`` once there is room; returns the stores finished meanwhile (in order)."""
         done = []
-        while len(self.outstanding) >= self.size and self.broken is None:
+        while self.outstanding and self.broken is None and (self._full or not self.assoc.is_established):
+            # once the association has ended, the responses that came before its end are read
+            # first: sending would meet the end and lose them (stored, yet reported failed)
             done += await self.collect_one()
         if self.broken is not None:
+            self.unanswered.append(path)  # never sent: without this it would be lost on a retry
             return done
         started = await start_file(self.assoc, path, opts, self.log, Progress(self.dots, on_bytes))
         if isinstance(started, Outcome):
@@ -411,6 +421,10 @@ class StoreWindow:
         else:
             self.outstanding[started.message_id] = started
         return done
+
+    @property
+    def _full(self) -> bool:
+        return len(self.outstanding) >= self.size
 
     async def collect_one(self) -> list[Outcome]:
         """Wait for the next response; on a failure every outstanding store fails."""

@@ -36,7 +36,7 @@ from ..store import inputs, proposal
 from ..store.asconfig import AssociationConfig, ConfigError
 from ..store.inputs import InputError, ReadMode
 from ..store.invent import Inventor
-from ..store.journal import Journal, JournalError
+from ..store.journal import FileState, Journal, JournalError
 from ..store.retry import DEFAULT_FIRST_WAIT, JITTER, MAX_WAIT, RetryPolicy, transient_error, transient_status
 from ..store.sender import Dots, Lookahead, Outcome, Progress, SendOptions, StoreWindow, send_file
 from ..store.shard import parse_shard, select
@@ -281,7 +281,7 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> None:
 
 
 #: Outcome fields that say how an association ended, not what became of a file
-_INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id", "transient", "timed_out")
+_INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id", "transient", "timed_out", "file_state")
 
 
 @dataclass
@@ -473,8 +473,9 @@ class Run:
                 pending.timed_out |= outcome.timed_out
                 continue
             self.outcomes.append(outcome)
-            self.unsuccessful = not outcome.ok
-            self.last_status = outcome.status or 0
+            if not (self.halt and self.unsuccessful):  # stores in flight after the halt do not undo it
+                self.unsuccessful = not outcome.ok
+                self.last_status = outcome.status or 0
             if self.journal is not None:
                 self.journal.record(
                     outcome.path,
@@ -483,6 +484,7 @@ class Run:
                     status=outcome.status,
                     error=outcome.error,
                     attempts=attempt,
+                    state=FileState(*outcome.file_state) if outcome.file_state is not None else None,
                 )
             if self.rename:
                 _rename(outcome.path, outcome.ok, self.log)
@@ -498,9 +500,22 @@ class Run:
         failure, stopped_at = await self._send_files(assoc, work, window, pending, attempt)
         if window is not None:
             failure = self._record(await window.finish(), failure, pending, attempt)
+            if window.unanswered and failure is None and not pending.deferred:
+                failure = await self._fail_unsent(assoc, window, pending, attempt)
         if pending.deferred and failure is None:
             return await self._end_early(assoc, pending, window, work[stopped_at:])
         return await self._end(assoc, failure, window, work[stopped_at:])
+
+    async def _fail_unsent(self, assoc: Association, window: StoreWindow, pending: Round, attempt: int) -> Outcome | None:
+        """The files the window never sent because the association broke under it, when no
+        new association takes them (``-nh`` and no retry left): each is tried as it would
+        have been one at a time, failing with DCMTK's lines, and reported."""
+        failure: Outcome | None = None
+        unsent, window.unanswered = window.unanswered, []
+        for path in unsent:
+            finished = await self._send_one(assoc, path, None, None, None)
+            failure = self._record([finished], failure, pending, attempt)
+        return failure
 
     async def _end_early(self, assoc: Association, pending: Round, window: StoreWindow | None, rest: list[str]) -> Round:
         """The association after a transient failure (``--retry``): released if it is still
@@ -621,28 +636,38 @@ async def storescu_main(parsed: Parsed) -> int:
     shard = parse_shard(parsed.value("--shard", "0/1"))
     job = Run(parsed, log)
     try:
-        prepared = _prepare(job, parsed, shard, f"{job.called_ae}@{host}:{port}", log)
-        if isinstance(prepared, StorescuExit):
-            return prepared
-        files, classes = prepared
-        job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
-        if job.tls is None:
-            return StorescuExit.FAILURE
-        try:
-            exit_code = await _send(job, host, port, files, classes, parallel)
-            job.log_summary()
-            report = parsed.value("--report")
-            if report:
-                job.write_report(report, exit_code)
-            return exit_code
-        finally:
-            job.tls.finish()
-    except JournalError as exc:
+        code = await _run(job, parsed, host, port, shard, parallel)
+    except JournalError as exc:  # cannot be read or written: what is sent can no longer be told
         log.critical("%s", exc)
-        return StorescuExit.FAILURE
-    finally:
-        if job.journal is not None:
+        code = StorescuExit.FAILURE
+    if job.journal is not None:
+        try:
             job.journal.close()
+        except JournalError as exc:
+            log.critical("%s", exc)
+            code = StorescuExit.FAILURE
+    return code
+
+
+async def _run(job: Run, parsed: Parsed, host: str, port: int, shard: tuple[int, int], parallel: int) -> int:
+    """Read the inputs, set up TLS, send; the exit code (and ``--report``)."""
+    log = job.log
+    prepared = _prepare(job, parsed, shard, f"{job.called_ae}@{host}:{port}", log)
+    if isinstance(prepared, StorescuExit):
+        return prepared
+    files, classes = prepared
+    job.tls = tls.contexts(parsed, "client", log)  # after the input check, as in DCMTK
+    if job.tls is None:
+        return StorescuExit.FAILURE
+    try:
+        exit_code = await _send(job, host, port, files, classes, parallel)
+        job.log_summary()
+        report = parsed.value("--report")
+        if report:
+            job.write_report(report, exit_code)
+        return exit_code
+    finally:
+        job.tls.finish()
 
 
 def _prepare(
