@@ -16,6 +16,7 @@ from dimse.core.commands import c_store_rq, decode_command, encode_command
 from dimse.core.negotiation import build_request
 from dimse.core.pdu import AssociateAC, encode, pdata_header
 from dimse.files.part10 import read_part10_header
+from dimse.files.storage import PART_FOLDER
 
 from .conftest import CT_SMALL, dcmtk, ours, run, running
 from .rawpeer import closed_by_peer, connect, read_pdu
@@ -167,4 +168,4 @@ def test_complete_raw_store_writes_file(scp):
     rsp = decode_command(read_pdu(sock).pdvs[0].data)
     assert rsp.Status == 0
     sock.close()
-    assert [p.name for p in out.iterdir()] == ["CT.1.2.3.4.7"]
+    assert [p.name for p in out.iterdir() if p.name != PART_FOLDER] == ["CT.1.2.3.4.7"]
