@@ -461,3 +461,22 @@ def test_everything_already_stored_makes_no_association(receiver, tmp_path):
     assert "Requesting Association" not in result.stderr
     assert seen.connections == 0
     assert len(journal_lines(journal)) == 3
+
+
+def test_renamed_files_are_skipped_when_resumed(receiver, tmp_path):
+    """``+rn --journal`` over a folder, then the same command again: the second run finds the
+    files under their ``.done`` names, and the journal (which names them so) makes it send
+    nothing and rename nothing.  The journal used to name them as they were before the
+    rename: every file went out again and became ``.done.done``."""
+    seen, port = receiver
+    folder = tmp_path / "set"
+    uids = write_set(folder, 3, 10)
+    journal = tmp_path / "journal.jsonl"
+    assert storescu(port, "+rn", "--journal", str(journal), "+sd", str(folder)).returncode == 0
+    assert sorted(seen.stores) == sorted(uids.values())
+    seen.clear()
+    result = storescu(port, "+rn", "--journal", str(journal), "+sd", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert seen.stores == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.done" for name in uids)
+    assert {Path(line["path"]).name for line in journal_lines(journal)} == {f"{name}.done" for name in uids}

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import os
 import random
 import re
 import socket
@@ -45,7 +46,7 @@ from dimse.codes import (
 )
 from dimse.core.commands import Command
 from dimse.core.negotiation import AcceptorPolicy, negotiate
-from dimse.core.pdu import Abort, AssociateAC, AssociateRJ, encode
+from dimse.core.pdu import Abort, AssociateAC, AssociateRJ, PDataTF, encode
 from dimse.errors import (
     AssociationAborted,
     AssociationRejected,
@@ -72,6 +73,7 @@ from .corpus import EXPLICIT, IMPLICIT
 from .rawpeer import WAIT, read_pdu
 from .test_async_window import make_files
 from .test_broken_peers import Peer
+from .test_input_integrity import ct_copies
 from .test_storescu import UNCOMPRESSED_TS, pynetdicom_scp
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -644,6 +646,40 @@ def test_out_of_resources_exhausted_exits_as_without_retry(tmp_path):
     assert [(r["status"], r["attempts"], r["ok"]) for r in report(out)["files"]] == [(0xA700, 3, False)]
 
 
+def test_out_of_resources_beside_a_file_changed_under_us_is_retried(tmp_path):
+    """our storescu -nh --async-window 2 --retry 2 -> a raw SCP that reads two small CT files,
+    answers the first 0xA700 and cuts the third (32 MB) short on disk while it is on the wire;
+    the second association answers everything.  The changed file is reported failed, and the
+    other two go out again and are stored, exit 0.  The file answered 0xA700 came back with
+    the changed one and used to be dropped: never sent again, missing from --report."""
+    small = objects(tmp_path, 2)
+    big = ct_copies(tmp_path / "big", 1, pixels=32 << 20)[0]
+
+    def first(peer: Peer, scp: RawSCP, n: int) -> None:
+        got = [scp.take(peer, n) for _ in small]
+        assert None not in got
+        context_id, rq = got[0]  # type: ignore[misc]
+        peer.send(peer.answer(context_id, rq, 0xA700))
+        pieces = 0
+        while isinstance(read_pdu(peer.sock), PDataTF):  # the big file's, until we abort
+            pieces += 1
+            if pieces == 3:
+                os.truncate(big, 4096)
+
+    out = tmp_path / "report.json"
+    with RawSCP(lambda n: first if n == 1 else answer_all) as scp:
+        done = storescu(
+            "-v", "-nh", "--async-window", 2, "--retry", 2, "--retry-wait", RETRY_WAIT,
+            "--report", out, "127.0.0.1", scp.port, *small, big,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "E: 0001:000a I/O suspension or premature end of stream" in done.stderr
+    assert sorted(scp.stored) == sorted(instance_uids(small))
+    assert [r[:3] for r in retries(done.stderr)] == [(2, 2, 3)]
+    outcomes = {Path(r["path"]).parent.name + "/" + Path(r["path"]).name: r["ok"] for r in report(out)["files"]}
+    assert outcomes == {**{f"in/{f.name}": True for f in small}, f"big/{big.name}": False}
+
+
 @pytest.mark.parametrize(("status", "halt"), [(0xA900, False), (0xC000, False), (0xC000, True)])
 def test_failure_statuses_are_not_retried(tmp_path, status, halt):
     """our storescu --retry 3 and DCMTK's storescu -> pynetdicom answering 0xA900 or 0xC000:
@@ -846,3 +882,43 @@ def test_bad_retry_values(tmp_path, option, value, word):
     errors = lines(done.stderr, "error: ")
     assert len(errors) == 1 and errors[0].startswith(f"error: Invalid value for option {option} ({word}")
     assert "Traceback" not in done.stderr
+
+
+def test_attempts_count_again_after_progress(tmp_path):
+    """our storescu --retry 1 -> a raw SCP whose first four associations each answer two stores
+    and abort: every abort follows progress, so the one retry allowed is counted again each
+    time and all ten files end stored on the fifth association, exit 0 (a budget for the run
+    would have ended it at the second abort); --report counts each file's own attempts."""
+    files = objects(tmp_path, 10)
+    out = tmp_path / "report.json"
+    with RawSCP(lambda n: abort_after(2, 0) if n <= 4 else answer_all) as scp:
+        done = storescu("-v", "--retry", 1, "--retry-wait", RETRY_WAIT, "--report", out, "127.0.0.1", scp.port, *files)
+    assert done.returncode == 0, done.stderr
+    assert scp.associations == 5
+    # a response racing the abort may be lost with it: that file is stored twice, never missed
+    assert set(scp.stored) == set(instance_uids(files))
+    assert [r[1:3] for r in retries(done.stderr)] == [(2, 2)] * 4
+    tried = attempts(out)
+    assert tried[files[0].name] == 1 and max(tried.values()) >= 4
+
+
+def test_file_set_aside_when_the_run_halts_is_reported(tmp_path):
+    """our storescu --retry 2 (halting, a window of 16) -> a raw SCP answering 0xA700 to the
+    first store and 0xC000 to the second: the run halts (exit 0xC0); the first file, set aside
+    to be tried again, is in --report with its 0xA700, not lost from it."""
+    files = objects(tmp_path, 5)
+
+    def script(peer: Peer, scp: RawSCP, n: int) -> None:
+        index = 0
+        while (got := scp.take(peer, n)) is not None:
+            context_id, rq = got
+            peer.send(peer.answer(context_id, rq, {0: 0xA700, 1: 0xC000}.get(index, 0)))
+            index += 1
+
+    out = tmp_path / "report.json"
+    with RawSCP(lambda n: script) as scp:
+        done = storescu("--retry", 2, "--retry-wait", RETRY_WAIT, "--report", out, "127.0.0.1", scp.port, *files)
+    assert done.returncode == 0xC0, done.stderr
+    statuses = {Path(r["path"]).name: r["status"] for r in report(out)["files"]}
+    assert statuses[files[0].name] == 0xA700
+    assert statuses[files[1].name] == 0xC000

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
@@ -79,7 +80,7 @@ def _bulk_options(cmd: CommandLine) -> None:
     cmd.add(
         None,
         "--retry",
-        "try transient failures again up to n times on a new\nassociation (busy peer, lost connection, 0xA7xx)",
+        "try transient failures again on a new association,\nup to n times in a row without a file stored\n(busy peer, lost connection, 0xA7xx)",
         "[n]umber: integer (default: 0)",
     )
     cmd.add(
@@ -271,13 +272,16 @@ def progress_bar(files: list[str], repeat: int, log: logging.Logger) -> Any:
     return make_bar(enabled, total=total, unit="B", unit_scale=True, unit_divisor=1024)
 
 
-def _rename(path: str, ok: bool, log: logging.Logger) -> None:
+def _rename(path: str, ok: bool, log: logging.Logger) -> str | None:
+    """``+rn``: the new name, None when the file could not be renamed."""
     new = f"{path}.{'done' if ok else 'bad'}"
     try:
         os.rename(path, new)
         log.debug("renamed file '%s' to '%s'", path, new)
     except OSError:
         log.warning("cannot rename file '%s' to '%s'", path, new)
+        return None
+    return new
 
 
 #: Outcome fields that say how an association ended, not what became of a file
@@ -295,9 +299,14 @@ class Round:
     deferred: list[str] = field(default_factory=list)
     reason: str = ""
     timed_out: bool = False  # a response did not come in time: abort, do not release
+    #: the outcomes of the deferred stores (booked as they are if the run stops before a retry)
+    held: list[Outcome] = field(default_factory=list)
+    #: a file was stored on this association: a failure after it starts the count of attempts again
+    progress: bool = False
 
     def defer(self, outcome: Outcome) -> None:
         self.deferred.append(outcome.path)
+        self.held.append(outcome)
         if not self.reason:
             if transient_status(outcome.status):
                 self.reason = f"status {outcome.status or 0:04X}H"
@@ -343,6 +352,8 @@ class Run:
             network.seconds_option(parsed, "--retry-wait", DEFAULT_FIRST_WAIT, 0.0, MAX_WAIT),
         )
         self.journal: Journal | None = None  # --journal: opened at start-up
+        #: how many times each file was set aside to be tried again (--retry)
+        self.tries: Counter[str] = Counter()
 
     def start(self, files: list[str]) -> None:
         """The progress bar for all files of the run (all associations share it)."""
@@ -362,24 +373,28 @@ class Run:
         With ``--retry``, what failed transiently goes out again on a new association after
         a wait, until it is done or the attempts are spent."""
         work = [path for path in files for _ in range(self.repeat)]
-        attempt = 1
+        attempt = 1  # attempts in a row without progress: a file stored starts the count again
         while True:
             result = await self._association(host, port, classes, work, attempt)
             if result.code is not None or (self.halt and self.unsuccessful):
+                self._record(result.held, None, Round(), self.retry.retries + 1)  # the run ends: final
                 return result.code
             if result.deferred:
+                for path in result.deferred:
+                    self.tries[path] += 1
+                attempt = 1 if result.progress else attempt
                 wait = self.retry.wait(attempt)
                 attempt += 1
+                work = [*result.deferred, *result.rest]  # rest: after a file changed under us (-nh)
                 self.log.info(
                     "Retrying %d file(s) in %.1f s (attempt %d of %d): %s",
-                    len(result.deferred),
+                    len(work),
                     wait,
                     attempt,
                     self.retry.retries + 1,
                     result.reason,
                 )
                 await asyncio.sleep(wait)
-                work = result.deferred
                 continue
             if not result.rest:
                 return None
@@ -465,29 +480,31 @@ class Run:
     def _record(self, finished: list[Outcome], failure: Outcome | None, pending: Round, attempt: int) -> Outcome | None:
         """Book finished stores (a transient failure with attempts left goes to ``pending``
         instead); returns the first one that ends the run (DCMTK's halting rule)."""
-        final = attempt > self.retry.retries
         for outcome in finished:
-            outcome.attempts = attempt
+            # the last attempt, unless a file stored on it began a new count (never without --retry)
+            final = not self.retry.retries or (attempt > self.retry.retries and not pending.progress)
+            outcome.attempts = self.tries[outcome.path] + 1
             if not final and outcome.retryable:
                 pending.defer(outcome)
                 pending.timed_out |= outcome.timed_out
                 continue
             self.outcomes.append(outcome)
+            pending.progress |= outcome.ok
             if not (self.halt and self.unsuccessful):  # stores in flight after the halt do not undo it
                 self.unsuccessful = not outcome.ok
                 self.last_status = outcome.status or 0
+            # +rn first: the journal names the file as a run resuming over the same folder finds it
+            renamed = _rename(outcome.path, outcome.ok, self.log) if self.rename else None
             if self.journal is not None:
                 self.journal.record(
-                    outcome.path,
+                    renamed or outcome.path,
                     outcome.ok,
                     sop_instance=outcome.sop_instance,
                     status=outcome.status,
                     error=outcome.error,
-                    attempts=attempt,
+                    attempts=outcome.attempts,
                     state=FileState(*outcome.file_state) if outcome.file_state is not None else None,
                 )
-            if self.rename:
-                _rename(outcome.path, outcome.ok, self.log)
             if failure is None and outcome.error is not None:
                 if self.halt or outcome.peer_aborted or outcome.peer_released or outcome.association_lost:
                     failure = outcome
@@ -504,7 +521,11 @@ class Run:
                 failure = await self._fail_unsent(assoc, window, pending, attempt)
         if pending.deferred and failure is None:
             return await self._end_early(assoc, pending, window, work[stopped_at:])
-        return await self._end(assoc, failure, window, work[stopped_at:])
+        ended = await self._end(assoc, failure, window, work[stopped_at:])
+        ended.held, ended.progress = pending.held, pending.progress  # held: booked if the run stops here
+        if ended.code is None and pending.deferred:  # -nh, a file changed under us: they still wait
+            ended.deferred, ended.reason = pending.deferred, pending.reason
+        return ended
 
     async def _fail_unsent(self, assoc: Association, window: StoreWindow, pending: Round, attempt: int) -> Outcome | None:
         """The files the window never sent because the association broke under it, when no
