@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "cli": 5,
     "store": 6,
     "move": 6,
+    "find": 6,
+    "get": 6,
     "scp": 6,
     "tools": 7,
     "__init__": 8,
