@@ -231,3 +231,23 @@ def test_movescu_proposes_from_storescus_table(option, syntaxes):
     parsed = movescu.command_line().parse([option, "-k", "PatientID=1", "127.0.0.1", "104"])
     contexts = movescu.read_settings(parsed).rq.contexts
     assert [tuple(c.transfer_syntaxes) for c in contexts] == [syntaxes, syntaxes]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["echoscu", "-aec", "ÄBC", "127.0.0.1", "9"],
+        ["storescu", "-aet", "A\tB", "127.0.0.1", "9", "x.dcm"],
+        ["movescu", "-aem", "Ä", "-k", "QueryRetrieveLevel=STUDY", "127.0.0.1", "9"],
+        ["storescp", "-aet", "Ä", "9"],
+    ],
+    ids=["echoscu-call", "storescu-control-char", "movescu-move", "storescp-aetitle"],
+)
+def test_ae_title_that_is_not_printable_ascii_is_refused(args):
+    """ours: an AE title outside printable ASCII is a command-line error naming the option (exit
+    1, no traceback); it once escaped as ``F: internal error: UnicodeEncodeError`` (DCMTK sends
+    the bytes, and receivers refuse the request as malformed)."""
+    done = run([ours(args[0]), *args[1:]])
+    assert done.returncode == 1
+    assert "AE titles are printable ASCII" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

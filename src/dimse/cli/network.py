@@ -17,8 +17,14 @@ AE_TITLE_LENGTH = 16
 
 
 def ae_title(parsed: Parsed, option: str, default: str) -> str:
-    """The option's AE title, cut to 16 characters without a word, as DCMTK does."""
-    return parsed.value(option, default)[:AE_TITLE_LENGTH]
+    """The option's AE title, cut to 16 characters without a word, as DCMTK does.  Only
+    printable ASCII can go into an A-ASSOCIATE-RQ (PS3.5 Default Character Repertoire): other
+    characters are refused here, with the option's name, rather than sent (DCMTK sends their
+    bytes, which receivers refuse as a malformed request)."""
+    title = parsed.value(option, default)
+    if not all(" " <= char <= "~" for char in title):
+        raise CommandLineError(f"Invalid value for option {option} ({title}): AE titles are printable ASCII")
+    return title[:AE_TITLE_LENGTH]
 
 
 def port_param(text: str) -> int:
