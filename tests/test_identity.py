@@ -115,3 +115,16 @@ def test_identity_errors_side_by_side(tmp_path, args):
     # 3.6.7 still says "--user, --kerberos or --saml"; the 3.7.0 text (ours) names --jwt too
     key = [x.replace("--kerberos or --saml", "--kerberos, --saml or --jwt") for x in key]
     assert [x for x in mine.stderr.splitlines() if x.startswith(("error:", "E:"))] == key
+
+
+@pytest.mark.parametrize("option", ["--user", "--password"])
+def test_identity_field_longer_than_its_length_field_is_refused(option):
+    """ours: a user name or password over 65535 bytes (the sub-item's length fields have two
+    bytes) is a command-line error naming the option, exit 1; it once escaped as
+    ``F: internal error: 'H' format requires 0 <= number <= 65535``."""
+    long = "u" * 70_000
+    args = ["--user", long] if option == "--user" else ["--user", "u", "--password", long]
+    done = run([ours("storescu"), *args, "127.0.0.1", "9", str(CT_SMALL)])
+    assert done.returncode == 1
+    assert f"Invalid value for option {option}: longer than 65535 bytes" in done.stderr
+    assert "internal error" not in done.stderr

@@ -43,10 +43,11 @@ def request(parsed: Parsed, log) -> UserIdentityRQ | None:
     value = parsed.value(mode) or ""
     if mode == "--user":
         password = parsed.winner("--password", "--empty-password")
+        name = _field(value, "--user")
         if password is None:
-            return UserIdentityRQ(1, value.encode("utf-8"), b"", positive)
-        secret = parsed.value("--password", "").encode("utf-8") if password == "--password" else b""
-        return UserIdentityRQ(2, value.encode("utf-8"), secret, positive)
+            return UserIdentityRQ(1, name, b"", positive)
+        secret = _field(parsed.value("--password", ""), "--password") if password == "--password" else b""
+        return UserIdentityRQ(2, name, secret, positive)
     try:
         with open(value, "rb") as fp:
             data = fp.read(MAX_FIELD + 1)
@@ -58,6 +59,14 @@ def request(parsed: Parsed, log) -> UserIdentityRQ | None:
         log.info("Kerberos, SAML or JWT file is larger than 65535 bytes, bytes after that position are ignored")
         data = data[:MAX_FIELD]
     return UserIdentityRQ(_TYPES[mode], data, b"", positive)
+
+
+def _field(text: str, option: str) -> bytes:
+    """A user name or password as sent: UTF-8, at most 65535 bytes (its length field has two)."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) > MAX_FIELD:
+        raise CommandLineError(f"Invalid value for option {option}: longer than {MAX_FIELD} bytes")
+    return data
 
 
 def response_missing(rq: UserIdentityRQ | None, accepted) -> bool:
