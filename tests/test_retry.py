@@ -566,7 +566,9 @@ def test_peer_aborts_exhausted_exit_as_without_retry(tmp_path, halt):
     assert [r[:3] for r in retries(retried.stderr)] == [(3, 2, 3), (3, 3, 3)]
     final_attempt = retried.stderr.rsplit("I: Retrying", 1)[1].split("\n", 1)[1]
     assert failure_lines(final_attempt) == failure_lines(once.stderr)
-    assert failure_lines(once.stderr)[-1] == "I: Peer Aborted Association"
+    assert "I: Peer Aborted Association" in failure_lines(once.stderr)
+    if not halt:  # as DCMTK, the files after the abort are each tried and fail
+        assert failure_lines(once.stderr)[-1].startswith("E: 0006:0303")
 
 
 def failure_lines(stderr: str) -> list[str]:
@@ -922,3 +924,23 @@ def test_file_set_aside_when_the_run_halts_is_reported(tmp_path):
     statuses = {Path(r["path"]).name: r["status"] for r in report(out)["files"]}
     assert statuses[files[0].name] == 0xA700
     assert statuses[files[1].name] == 0xC000
+
+
+@pytest.mark.parametrize("window", ["16", "1"])
+def test_no_halt_after_a_peer_abort_reports_every_file(tmp_path, window):
+    """our storescu -nh (no --retry) and DCMTK's storescu -nh -> a raw SCP answering two stores,
+    then aborting: as DCMTK does, each file left is tried and fails (a Store Failed line each),
+    exit 1; ours also has every file in --report (the files after the abort were once left out)."""
+    files = objects(tmp_path, 6)
+    out = tmp_path / "report.json"
+    with RawSCP(lambda n: abort_after(2, 0)) as scp:
+        done = storescu("-nh", "--async-window", window, "--report", out, "127.0.0.1", scp.port, *files)
+    with RawSCP(lambda n: abort_after(2, 0)) as scp:
+        theirs = dcmtk_storescu("-nh", "127.0.0.1", scp.port, *files)
+    assert done.returncode == theirs.returncode == 1
+    records = report(out)["files"]
+    assert [Path(r["path"]).name for r in records] == [f.name for f in files]
+    assert [r["ok"] for r in records] == [True, True] + [False] * 4
+    for f in files[2:]:
+        assert f"E: Store Failed, file: {f}:" in done.stderr
+        assert f"E: Store Failed, file: {f}:" in theirs.stderr

@@ -599,8 +599,13 @@ class Run:
         aborted for a failure, or already gone; the files to send again on a new one."""
         log = self.log
         if failure is not None and (failure.peer_aborted or failure.peer_released):
-            # the association is gone: with -nh DCMTK's release then fails (exit 1)
+            # the association is gone: with -nh DCMTK tries each file left, each fails, and
+            # its release then fails (exit 1); the files left are reported failed here too
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
+            if not self.halt:
+                for path in [*(window.unanswered if window is not None else []), *rest]:
+                    finished = await self._send_one(assoc, path, None, None, None)
+                    self._record([finished], None, Round(), self.retry.retries + 1)
             return Round(self.exit_code() if self.halt else StorescuExit.FAILURE)
         if failure is not None and failure.association_lost:
             log.info("Aborting Association")  # done already: the peer has half a data set
