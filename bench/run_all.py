@@ -19,6 +19,9 @@ Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
 - ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
 - ``receive-small-fsync``: the same as ``receive-small`` with ``--fsync`` on ours (each object on
   disk before its response; DCMTK's storescp has no such option and runs as in ``receive-small``);
+- ``one-file``: 20 storescu calls in a row, one small file each, to DCMTK's storescp (a shell
+  loop calling storescu once per file: start-up and association set-up dominate);
+- ``version``: ``storescu --version`` 20 times in a row (start-up alone);
 - ``big`` (``--big-mb``): one object of that size through our storescu, storescp and movescu, for
   peak memory.
 
@@ -174,6 +177,31 @@ def receive_run(
         shutil.rmtree(out, ignore_errors=True)
     label = "DCMTK storescp" if receiver == "dcmtk" else " ".join(["dimse storescp", *extra])
     return Row(workload, label, round(seconds, 3), files, megabytes, rss, code, arrived, note=err if code else "")
+
+
+#: how many calls the one-file and version rows make in a row
+CALLS = 20
+
+
+def calls_run(workload: str, label: str, commands: list[list[str]], receiver: bool, timeout: float) -> Row:
+    """``commands`` one after another (to a fresh DCMTK storescp when ``receiver``): their total
+    wall time and the largest peak RSS."""
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    port = free_port()
+    server = Receiver(storescp("dcmtk", out, port), port) if receiver else None
+    total, peak, code, err = 0.0, 0.0, 0, ""
+    try:
+        for command in commands:
+            seconds, rss, code, err = timed([part.replace("{port}", str(port)) for part in command], timeout)
+            total, peak = total + seconds, max(peak, rss)
+            if code:
+                break
+        arrived = count(out) if receiver else len(commands)
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    return Row(workload, label, round(total, 3), len(commands), 0.0, peak, code, arrived, note=err if code else "")
 
 
 def move_runs(
@@ -374,6 +402,23 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
             partial(receive_run, "receive-small-fsync", receiver, datasets["small"], args.timeout, extra)
             for receiver, extra in (("dcmtk", []), ("dimse", ["--fsync"]))
         ]
+        for row in interleaved(makers, args.repeat):
+            emit(row)
+    if "one-file".startswith(wanted):
+        singles = sorted(datasets["small"][0].iterdir())[:CALLS]
+        makers = []
+        for tool in ("dcmtk", "dimse"):
+            binary = DCMTK["storescu"] if tool == "dcmtk" else str(OUR_BIN / "storescu")
+            commands = [[binary, "127.0.0.1", "{port}", str(f)] for f in singles]
+            makers.append(partial(calls_run, "one-file", label_of(tool, "storescu"), commands, True, args.timeout))
+        for row in interleaved(makers, args.repeat):
+            emit(row)
+    if "version".startswith(wanted):
+        makers = []
+        for tool in ("dcmtk", "dimse"):
+            binary = DCMTK["storescu"] if tool == "dcmtk" else str(OUR_BIN / "storescu")
+            commands = [[binary, "--version"]] * CALLS
+            makers.append(partial(calls_run, "version", f"{label_of(tool, 'storescu')} --version", commands, False, args.timeout))
         for row in interleaved(makers, args.repeat):
             emit(row)
     if args.big_mb:
