@@ -10,6 +10,8 @@ TOOLS = {
     "storescp": "dimse.tools.storescp",
     "storescu": "dimse.tools.storescu",
     "movescu": "dimse.tools.movescu",
+    "findscu": "dimse.tools.findscu",
+    "getscu": "dimse.tools.getscu",
     "demo": "dimse.tools.demo",
 }
 

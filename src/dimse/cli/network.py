@@ -72,6 +72,17 @@ def timeouts(parsed: Parsed) -> Timeouts:
     )
 
 
+def retrieve_timeouts(parsed: Parsed) -> Timeouts:
+    """-to/-ta/-td for a C-MOVE or C-GET association: no socket timeout (pending responses may
+    be far apart while the peer works; -td bounds the wait for each)."""
+    return Timeouts(
+        connect=int_option(parsed, "--timeout", None, 1),
+        acse=int_option(parsed, "--acse-timeout", 30, 1),
+        dimse=int_option(parsed, "--dimse-timeout", None, 1),
+        socket=None,
+    )
+
+
 def address_family(parsed: Parsed) -> int:
     """-i4 (default), -i6, -i0: how host names are resolved."""
     choice = parsed.winner("--ipv4", "--ipv6", "--ip-auto")

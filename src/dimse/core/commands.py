@@ -321,6 +321,16 @@ def c_move_rq(message_id: int, sop_class: str, destination: str, priority: int =
     )
 
 
+def c_get_rq(message_id: int, sop_class: str, priority: int = PRIORITY_MEDIUM) -> Command:
+    return Command(
+        AffectedSOPClassUID=sop_class,
+        CommandField=C_GET_RQ,
+        MessageID=message_id,
+        Priority=priority,
+        CommandDataSetType=0x0000,
+    )
+
+
 def c_cancel_rq(message_id_being_responded_to: int) -> Command:
     return Command(
         CommandField=C_CANCEL_RQ,

@@ -88,4 +88,6 @@ def load_query(path: str) -> Dataset:
         del ds.file_meta
     if not len(ds):
         raise BadDicomFile("no data set in query file")
-    return Dataset(ds)
+    query = Dataset(ds)
+    query.set_original_encoding(*ds.original_encoding)  # how its raw elements are coded (findscu's dump says it)
+    return query

@@ -74,7 +74,12 @@ class MoveOptions:
 
 
 class Mover:
-    """The C-MOVEs of one movescu run over one association, and what they came to."""
+    """The C-MOVEs of one movescu run over one association, and what they came to (getscu's
+    ``get.getter.Getter`` is one too, with the exchange and its words replaced)."""
+
+    #: the error lines of a request whose exchange failed
+    request_failed = "Move Request Failed: %s"
+    scu_failed = "Move SCU Failed: %s"
 
     def __init__(self, assoc: Association, options: MoveOptions, log: logging.Logger) -> None:
         self.assoc = assoc
@@ -104,31 +109,35 @@ class Mover:
         ctx = self.assoc.find_context(self.options.sop_class)
         if ctx is None:
             self.assoc.next_message_id()
-            self.log.error("Move Request Failed: %s", NO_CONTEXT)
+            self.log.error(self.request_failed, NO_CONTEXT)
             self._worst(MoveResult.FAILED)
             return False
         message_id = self.assoc.next_message_id()
-        # a KeyIdentifier codes itself (encode_as) where the association encodes a data set
-        sent = cast("Dataset", identifier)
-        responses = self.assoc.move(sent, self.options.destination, self.options.sop_class, message_id)
-        self._log_request(message_id, identifier)
         try:
-            await self._responses(responses, message_id, ctx.context_id)
+            await self._exchange(identifier, message_id, ctx.context_id)
         except PeerRequestedRelease:
             self.log.error("Protocol Error: Peer requested release (Aborting)")
             self.log.info("Aborting Association")
         except AssociationAborted as exc:
-            self.log.error("Move Request Failed: %s", describe(exc))
+            self.log.error(self.request_failed, describe(exc))
             self.log.info("Peer Aborted Association")
         except (DimseError, OSError) as exc:
-            self.log.error("Move Request Failed: %s", describe(exc))
-            self.log.error("Move SCU Failed: %s", describe(exc))
+            self.log.error(self.request_failed, describe(exc))
+            self.log.error(self.scu_failed, describe(exc))
             self.log.info("Aborting Association")
             await self.assoc.abort()
         else:
             return True
         self._worst(MoveResult.FAILED)
         return False
+
+    async def _exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
+        """The request and its responses (DimseError and OSError tell how it failed)."""
+        # a KeyIdentifier codes itself (encode_as) where the association encodes a data set
+        sent = cast("Dataset", identifier)
+        responses = self.assoc.move(sent, self.options.destination, self.options.sop_class, message_id)
+        self._log_request(message_id, identifier)
+        await self._responses(responses, message_id, context_id)
 
     def _identifier(self, query_file: str | None, keys: Keys) -> KeyIdentifier | Dataset | None:
         """The identifier to send: the keys alone, or the query file with the keys applied
@@ -164,6 +173,7 @@ class Mover:
         async for rsp, _ in responses:
             status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
             self._count(rsp, final=status != Status.PENDING)
+            self._received(rsp, status, debug, context_id)
             if status != Status.PENDING:
                 self._final(rsp, status, debug, context_id)
                 continue
@@ -172,6 +182,9 @@ class Mover:
             if pending == self.options.cancel_after:
                 self.log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, context_id)
                 await self.assoc.cancel(message_id, self.options.sop_class)
+
+    def _received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+        """A response has come (its counts kept): what a subclass tells of it first."""
 
     def _count(self, rsp: Command, final: bool) -> None:
         """Keep the counts a response gives; after the final one an absent remaining count

@@ -1,8 +1,8 @@
 """The DIMSE API: an :class:`Association` over the transport driver (:mod:`dimse.net.driver`).
 
 As requestor it connects and negotiates (:meth:`Association.request`, :func:`associate`) and
-offers C-ECHO, C-STORE (streamed from disk, :mod:`dimse.files.source`), C-FIND, C-MOVE and
-C-CANCEL; as the acceptor's handle it answers the request and the release
+offers C-ECHO, C-STORE (streamed from disk, :mod:`dimse.files.source`), C-FIND, C-MOVE,
+C-GET (the peer's C-STORE sub-operations received on the same association) and C-CANCEL; as the acceptor's handle it answers the request and the release
 (:mod:`dimse.net.server` runs that side).  What the network does to it is raised as a
 :class:`~dimse.errors.DimseError` (:mod:`dimse.net.errors`: also the built-in type Python
 reports it as, an OSError, ``ssl.SSLError`` or ValueError).
@@ -14,21 +14,25 @@ import asyncio
 import logging
 import socket
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..core import events as ev
 from ..core.commands import (
     C_ECHO_RSP,
+    C_GET_RSP,
+    C_STORE_RQ,
     C_STORE_RSP,
     PRIORITY_MEDIUM,
     Command,
     c_cancel_rq,
     c_echo_rq,
     c_find_rq,
+    c_get_rq,
     c_move_rq,
     c_store_rq,
+    response_to,
 )
 from ..core.connection import Connection, PeerProtocolError, PresentationContext, Violation
 from ..core.fsm import State
@@ -90,6 +94,9 @@ _NO_DATASET_RESPONSES = {C_STORE_RSP: "C-Store RSP", C_ECHO_RSP: "C-Echo RSP"}
 
 #: what a C-STORE's data set is sent from: its bytes, or ``(file, offset, length)`` on disk
 StoreSource = bytes | memoryview | tuple[str | Path | BinaryIO, int, int]
+#: what takes a C-STORE-RQ received during a C-GET (its context, its command), reads its data
+#: set and returns the status of the C-STORE-RSP
+StoreHandler = Callable[[PresentationContext, Command], Awaitable[int]]
 
 
 def choose_context(
@@ -269,6 +276,12 @@ class Association(Driver):
         ``message_id`` (or one of several outstanding); else the association is aborted at
         once and a PeerProtocolError says what came instead, checked in DCMTK's order."""
         event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
+        return await self._as_response(event, message_id, expected)
+
+    async def _as_response(
+        self, event: ev.Event, message_id: int | Collection[int], expected: int
+    ) -> tuple[Command, bytes | None]:
+        """``event`` as the response awaited (see ``_response_to``), with its data set."""
         if isinstance(event, ev.Aborted):
             raise self.aborted_error(event)
         if isinstance(event, ev.ReleaseRequested):
@@ -418,10 +431,15 @@ class Association(Driver):
         command = c_store_rq(self.next_message_id(), str(sop_class), str(sop_instance), priority, move_originator)
         return await self.store(ctx.context_id, command, encode_dataset(ds, ctx.transfer_syntax))
 
-    async def _query(self, command: Command, identifier: Dataset) -> AsyncIterator[tuple[Command, Dataset | None]]:
+    async def _send_query(self, command: Command, identifier: Dataset) -> PresentationContext:
+        """A C-FIND, C-MOVE or C-GET request and its identifier; returns the context used."""
         ctx = self._context_or_raise(command.AffectedSOPClassUID)
         await self.send_command(ctx.context_id, command)
         await self.send_dataset_bytes(ctx.context_id, encode_dataset(identifier, ctx.transfer_syntax))
+        return ctx
+
+    async def _query(self, command: Command, identifier: Dataset) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        ctx = await self._send_query(command, identifier)
         while True:
             rsp, data = await self._response_to(command.MessageID, command.CommandField | 0x8000)
             yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
@@ -439,6 +457,40 @@ class Association(Driver):
     ) -> AsyncIterator[tuple[Command, Dataset | None]]:
         """C-MOVE: yields (response, identifier) until the final response."""
         return self._query(c_move_rq(message_id or self.next_message_id(), sop_class, destination), identifier)
+
+    def get(
+        self,
+        identifier: Dataset,
+        sop_class: str,
+        on_store: StoreHandler,
+        message_id: int | None = None,
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        """C-GET: yields (response, identifier) until the final response.  The peer's
+        sub-operations come as C-STORE-RQs on this association (we hold the SCP role of their
+        storage contexts, PS3.7 D.3.3.4), between the responses: each goes to ``on_store``,
+        which reads its data set (``dimse.net.server.receive_store``: streamed into a sink)
+        and returns the status of the C-STORE-RSP sent back."""
+        return self._get(c_get_rq(message_id or self.next_message_id(), sop_class), identifier, on_store)
+
+    async def _get(
+        self, command: Command, identifier: Dataset, on_store: StoreHandler
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        ctx = await self._send_query(command, identifier)
+        while True:
+            event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
+            if isinstance(event, ev.CommandReceived) and event.command.get("CommandField") == C_STORE_RQ:
+                await self._sub_operation(event.context_id, event.command, on_store)
+                continue
+            rsp, data = await self._as_response(event, command.MessageID, C_GET_RSP)
+            yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
+            if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
+                return
+
+    async def _sub_operation(self, context_id: int, command: Command, on_store: StoreHandler) -> None:
+        """One C-STORE sub-operation of a C-GET: its data set to ``on_store``, the response back.
+        A C-STORE-RQ that announces no data set is answered "cannot understand"."""
+        status = await on_store(self.contexts[context_id], command) if command.has_dataset else 0xC000
+        await self.send_command(context_id, response_to(command, status))
 
     async def cancel(self, message_id: int, sop_class: str) -> None:
         """C-CANCEL the operation ``message_id``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -353,30 +353,7 @@ class Acceptor:
         await assoc.send_command(context_id, response_to(command, status))
 
     async def _store(self, assoc: Association, ctx: PresentationContext, command: Command) -> int:
-        if command.get("AffectedSOPClassUID") != ctx.abstract_syntax:
-            # a SOP class we did not accept on this context: refused, the data set dropped
-            log.warning(
-                "C-STORE of %s on a context for %s: refused", command.get("AffectedSOPClassUID"), ctx.abstract_syntax
-            )
-            await self._receive_dataset(assoc, _drop)
-            return STATUS_SOP_CLASS_NOT_SUPPORTED
-        sink = self.services.store_sink(assoc, ctx, command)
-        if isinstance(sink, int):
-            await self._receive_dataset(assoc, _drop)
-            return sink
-        checker = checker_for(ctx.transfer_syntax) if getattr(sink, "check_structure", True) else None
-        write = sink.write if checker is None else _checked(checker.feed, sink.write)
-        try:
-            await self._receive_dataset(assoc, write)
-        except BaseException:
-            sink.discard()
-            raise
-        if checker is not None and (error := checker.close()) is not None:
-            return self.services.store_failed(assoc, ctx, command, sink, error)
-        settle = getattr(sink, "settle", None)
-        if settle is not None:  # it waits for the disk: not on the event loop
-            await asyncio.to_thread(settle)
-        return self.services.store_done(assoc, ctx, command, sink)
+        return await receive_store(assoc, ctx, command, self.services, self._receive_dataset)
 
     async def _receive_dataset(self, assoc: Association, write: Callable[[memoryview], object]) -> int:
         """The data set that follows a command, within ``max_dataset_bytes`` and
@@ -391,6 +368,42 @@ class Acceptor:
             if not deadline.expired():
                 raise
             raise LimitExceeded(f"data set not received within {self.dataset_time_limit} s") from None
+
+
+#: reads the data set that follows a command into a writer; returns its size
+ReceiveDataset = Callable[[Association, Callable[[memoryview], object]], Awaitable[int]]
+
+
+async def receive_store(
+    assoc: Association, ctx: PresentationContext, command: Command, services: Services, receive: ReceiveDataset
+) -> int:
+    """A C-STORE-RQ's data set into ``services``' sink, walked (structure check) on its way;
+    returns the status of the response.  The one path for the acceptor and for the C-STORE
+    sub-operations of a C-GET (``receive`` applies the caller's limits)."""
+    if command.get("AffectedSOPClassUID") != ctx.abstract_syntax:
+        # a SOP class we did not accept on this context: refused, the data set dropped
+        log.warning(
+            "C-STORE of %s on a context for %s: refused", command.get("AffectedSOPClassUID"), ctx.abstract_syntax
+        )
+        await receive(assoc, _drop)
+        return STATUS_SOP_CLASS_NOT_SUPPORTED
+    sink = services.store_sink(assoc, ctx, command)
+    if isinstance(sink, int):
+        await receive(assoc, _drop)
+        return sink
+    checker = checker_for(ctx.transfer_syntax) if getattr(sink, "check_structure", True) else None
+    write = sink.write if checker is None else _checked(checker.feed, sink.write)
+    try:
+        await receive(assoc, write)
+    except BaseException:
+        sink.discard()
+        raise
+    if checker is not None and (error := checker.close()) is not None:
+        return services.store_failed(assoc, ctx, command, sink, error)
+    settle = getattr(sink, "settle", None)
+    if settle is not None:  # it waits for the disk: not on the event loop
+        await asyncio.to_thread(settle)
+    return services.store_done(assoc, ctx, command, sink)
 
 
 def _bounded(write: Callable[[memoryview], object], limit: int) -> Callable[[memoryview], None]:

@@ -43,6 +43,8 @@ class StoreServices(Services):
 
     #: INFO line after an object was stored (None: say nothing)
     stored_message: str | None = "storing DICOM file: %s"
+    #: INFO line when a C-STORE request comes (its MsgID, modality prefix); None: say nothing
+    received_message: str | None = "Received Store Request (MsgID %d, %s)"
 
     def __init__(
         self, output: Path, ignore: bool, verbose_pc: bool, log: logging.Logger, keep_list: bool = False
@@ -98,7 +100,8 @@ class StoreServices(Services):
     def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command) -> Sink | int:
         sop_class = command.get("AffectedSOPClassUID", "")
         sop_instance = command.get("AffectedSOPInstanceUID", "")
-        self.log.info("Received Store Request (MsgID %d, %s)", command.MessageID, modality_prefix(sop_class))
+        if self.received_message:
+            self.log.info(self.received_message, command.MessageID, modality_prefix(sop_class))
         if self.ignore:
             return NullSink()
         try:

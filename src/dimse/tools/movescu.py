@@ -20,12 +20,10 @@ from typing import Any
 
 from ..cli import access, network, preferences, tls
 from ..cli.app import (
-    add_ae_titles,
     add_max_pdu,
     add_output_directory,
     add_server_limits,
     end_association,
-    new_command_line,
     run,
     server_limits,
 )
@@ -39,9 +37,10 @@ from ..core.pdu import AssociateRQ
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..errors import AssociationRejected, DimseError
-from ..move.identifier import KeyIdentifier
-from ..move.mover import Keys, MoveOptions, Mover, MoveRequest, MoveResult
+from ..move.mover import MoveOptions, Mover, MoveRequest, MoveResult
+from ..move.options import retrieve_command_line
 from ..move.receiver import MoveReceiver
+from ..move.requests import requests
 from ..move.rewrite import OutputFormat
 from ..net.association import Association, Timeouts
 from ..net.server import Acceptor, serve
@@ -86,12 +85,8 @@ PROPOSALS = ("--propose-uncompr", "--propose-little", "--propose-big", "--propos
 
 
 def command_line() -> CommandLine:
-    cmd = new_command_line("movescu", "DICOM retrieve (C-MOVE) SCU")
-    cmd.param("peer", "hostname of DICOM peer")
-    cmd.param("port", "tcp/ip port number of peer")
-    cmd.param("dcmfile-in", "DICOM query file(s)", optional=True, repeat=True)
-    cmd.group("network options")
-    _query_options(cmd)
+    cmd = retrieve_command_line("movescu", "DICOM retrieve (C-MOVE) SCU", "query information model", "MOVESCU")
+    cmd.add("-aem", "--move", "set move destinat. AE title (default: MOVESCU)", "[a]etitle: string")
     _transfer_syntax_options(cmd)
     _other_network_options(cmd)
     cmd.group("limits on incoming associations (beyond DCMTK)", 1)
@@ -100,19 +95,6 @@ def command_line() -> CommandLine:
     cmd.group("output options")
     _output_options(cmd)
     return cmd
-
-
-def _query_options(cmd: CommandLine) -> None:
-    """-k, the information model and the AE titles."""
-    cmd.group("override matching keys", 1)
-    cmd.add("-k", "--key", "override matching key", '[k]ey: gggg,eeee="str" or dict. name="str"')
-    cmd.group("query information model", 1)
-    cmd.add("-P", "--patient", "use patient root information model (default)")
-    cmd.add("-S", "--study", "use study root information model")
-    cmd.add("-O", "--psonly", "use patient/study only information model")
-    cmd.group("application entity titles", 1)
-    add_ae_titles(cmd, "MOVESCU")
-    cmd.add("-aem", "--move", "set move destinat. AE title (default: MOVESCU)", "[a]etitle: string")
 
 
 def _transfer_syntax_options(cmd: CommandLine) -> None:
@@ -272,25 +254,8 @@ def output_format(parsed: Parsed) -> OutputFormat:
 
 
 def _identifiers(parsed: Parsed) -> list[MoveRequest]:
-    """(query file or None, -k keys) for each request; files are checked now, as DCMTK does.
-
-    Keys alone that ``KeyIdentifier`` can code need no pydicom (most of movescu's start-up)."""
-    texts = [values[0] for values in parsed.all_values("--key")]
-    files = parsed.params[2:]
-    fast = KeyIdentifier.parse(texts) if texts and not files else None
-    keys: Keys
-    if fast is not None:
-        keys = fast
-    else:
-        from ..move.keys import parse_keys
-
-        keys = parse_keys(texts)
-    for path in files:
-        if not os.access(path, os.R_OK) or os.path.isdir(path):
-            raise CommandLineError(f"cannot access file: {path}")
-    if not files and not texts:
-        raise CommandLineError("either query file or override keys (or both) must be specified")
-    return [(path, keys) for path in files] or [(None, keys)]
+    """(query file or None, -k keys) for each request; files are checked now, as DCMTK does."""
+    return requests([values[0] for values in parsed.all_values("--key")], parsed.params[2:])
 
 
 @dataclass(frozen=True)
@@ -342,12 +307,7 @@ def read_settings(parsed: Parsed) -> MoveSettings:
         requests=requests,
         listen=listen,
         rq=rq,
-        timeouts=Timeouts(
-            connect=network.int_option(parsed, "--timeout", None, 1),
-            acse=network.int_option(parsed, "--acse-timeout", 30, 1),
-            dimse=network.int_option(parsed, "--dimse-timeout", None, 1),
-            socket=None,  # pending responses may be far apart; -td bounds the wait
-        ),
+        timeouts=network.retrieve_timeouts(parsed),
         move=options,
         repeat=network.int_option(parsed, "--repeat", 1, 1),
         grace=network.int_option(parsed, "--grace-time", 10, 0),

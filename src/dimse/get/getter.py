@@ -1,0 +1,133 @@
+"""getscu's C-GET loop: movescu's (``move.mover``: identifiers, counts, ``--cancel``, the
+failure handling) with the C-GET exchange, where the peer's C-STORE sub-operations come on the
+same association, between its responses -- logged in DCMTK getscu's words."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
+from ..codes import Status
+from ..core.commands import Command, response_to
+from ..core.connection import PresentationContext
+from ..dcmtk import dumps
+from ..dcmtk.texts import move_status_text, store_status_text
+from ..move.identifier import KeyIdentifier
+from ..move.mover import MoveOptions, Mover, MoveRequest, MoveResult
+from ..net.association import Association
+from ..net.server import receive_store
+from .receiver import GetReceiver
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+#: the sub-operation counts of the final status report, in DCMTK's words
+_REPORT = (
+    ("Remaining", "NumberOfRemainingSuboperations"),
+    ("Completed", "NumberOfCompletedSuboperations"),
+    ("Failed", "NumberOfFailedSuboperations"),
+    ("Warning", "NumberOfWarningSuboperations"),
+)
+
+
+class Getter(Mover):
+    """The C-GETs of one getscu run over one association; objects go to ``receiver``."""
+
+    request_failed = "Get Request Failed: %s"
+    scu_failed = "GET SCU Failed: %s"
+
+    def __init__(self, assoc: Association, options: MoveOptions, log: logging.Logger, receiver: GetReceiver) -> None:
+        super().__init__(assoc, options, log)
+        self.receiver = receiver
+        self._last: Command | None = None  # the last C-GET response of this round
+
+    async def run(self, requests: Sequence[MoveRequest], repeat: int) -> bool:
+        """DCMTK getscu's order: each round sends every request, then reports the last response."""
+        for _ in range(repeat):
+            self._last = None
+            for query_file, keys in requests:
+                if not await self.move(query_file, keys):
+                    return False
+            self._report()
+        return True
+
+    async def _exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
+        self._log_request(message_id, identifier)
+        sent = cast("Dataset", identifier)  # a KeyIdentifier codes itself (encode_as)
+        responses = self.assoc.get(sent, self.options.sop_class, self._store, message_id)
+        await self._responses(responses, message_id, context_id)
+
+    def _log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
+        if not self.log.isEnabledFor(logging.DEBUG):
+            self.log.info("Sending C-GET Request (MsgID %d)", message_id)
+            return
+        self.log.info("Sending C-GET Request")
+        context_id = self.assoc.find_context(self.options.sop_class)
+        rq = Command(
+            AffectedSOPClassUID=self.options.sop_class,
+            CommandField=0x0010,
+            MessageID=message_id,
+            Priority=0,
+            CommandDataSetType=0,
+        )
+        shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
+        dump = dumps.dump_command(rq, incoming=False, context_id=context_id.context_id if context_id else None)
+        self.log.debug("%s\n%s", dump, dumps.dump_dataset(shown))
+
+    async def _store(self, ctx: PresentationContext, command: Command) -> int:
+        """One C-STORE sub-operation: logged, its data set into the receiver."""
+        debug = self.log.isEnabledFor(logging.DEBUG)
+        if debug:
+            self.log.info("Received C-STORE Request")
+            self.log.debug("%s", dumps.dump_command(command, incoming=True, context_id=ctx.context_id))
+        else:
+            self.log.info("Received C-STORE Request (MsgID %d)", command.get("MessageID", 0))
+        timeout = self.assoc.timeouts.dimse
+        status = await receive_store(
+            self.assoc, ctx, command, self.receiver, lambda assoc, write: assoc.receive_dataset(write, timeout)
+        )
+        if debug:
+            self.log.info("Sending C-STORE Response")
+            rsp = response_to(command, status)
+            self.log.debug("%s", dumps.dump_command(rsp, incoming=False, context_id=ctx.context_id))
+        else:
+            self.log.info("Sending C-STORE Response (%s)", store_status_text(status))
+        return status
+
+    def _received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+        """DCMTK's getscu tells of each C-GET response before it handles it."""
+        self._last = rsp
+        if debug:
+            self.log.info("Received C-GET Response")
+            self.log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=context_id))
+            self.log.debug("Handling C-GET Response")
+        else:
+            self.log.info("Received C-GET Response (%s)", move_status_text(status))
+
+    def _final(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+        self._final_status(status, move_status_text(status), debug)
+
+    def _pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
+        if debug:
+            self.log.debug("DIMSE status is: Pending")
+
+    def _final_status(self, status: int, text: str, debug: bool) -> None:
+        self.final_statuses.append(int(status))
+        if status in (Status.SUCCESS, Status.CANCEL):
+            if debug:
+                self.log.debug("DIMSE status is: %s", text.split(":", 1)[0])
+        elif status == Status.WARNING or 0xB000 <= status <= 0xBFFF:
+            self.log.warning("DIMSE status is: %s", text)
+            self._worst(MoveResult.WARNING)
+        else:
+            self.log.error("DIMSE status is: %s", text)
+            self._worst(MoveResult.FAILED)
+
+    def _report(self) -> None:
+        """DCMTK's final status report: the counts of the round's last C-GET response."""
+        if self._last is None:
+            return
+        last = self._last
+        lines = [f"  Number of {name} Suboperations{' ' * (10 - len(name))}: {last.get(key, 0)}" for name, key in _REPORT]
+        self.log.info("Final status report from last C-GET message:\n%s", "\n".join(lines))
