@@ -16,6 +16,7 @@ Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
   operations window our storescp grants, against DCMTK's storescu (one association, it has no
   other mode) to ``storescp --fork``;
 - ``move-ct``: the 1,000 CT moved from DCMTK's dcmqrscp into each movescu;
+- ``get-ct``: the same study fetched with C-GET by DCMTK's getscu and by ours;
 - ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
 - ``receive-small-fsync``: the same as ``receive-small`` with ``--fsync`` on ours (each object on
   disk before its response; DCMTK's storescp has no such option and runs as in ``receive-small``);
@@ -50,7 +51,9 @@ from pathlib import Path
 from common import free_port, make_files, wait_port
 
 OUR_BIN = Path(sys.executable).parent
-DCMTK = {tool: shutil.which(tool, path="/usr/bin") or tool for tool in ("storescu", "storescp", "movescu", "dcmqrscp")}
+DCMTK = {
+    tool: shutil.which(tool, path="/usr/bin") or tool for tool in ("storescu", "storescp", "movescu", "getscu", "dcmqrscp")
+}
 ENV = dict(os.environ, TCP_NODELAY="1")
 GNU_TIME = shutil.which("time", path="/usr/bin")
 
@@ -205,17 +208,18 @@ def calls_run(workload: str, label: str, commands: list[list[str]], receiver: bo
 
 
 def move_runs(
-    work: Path, data: tuple[Path, int, float], tools: list[str], timeout: float, repeat: int = 1
+    work: Path, data: tuple[Path, int, float], tools: list[str], timeout: float, repeat: int = 1, kind: str = "move"
 ) -> list[Row]:
-    """The study moved from dcmqrscp into each movescu (each with its own Storage SCP); the
-    tools take turns, ``repeat`` rounds (pynetdicom once), the median run of each is kept."""
+    """The study moved from dcmqrscp into each movescu (each with its own Storage SCP), or with
+    ``kind`` "get" fetched by each getscu (C-GET: on the same association); the tools take
+    turns, ``repeat`` rounds (pynetdicom once), the median run of each is kept."""
     from pydicom import dcmread
 
     folder, files, megabytes = data
     study = dcmread(next(folder.iterdir()), stop_before_pixels=True).StudyInstanceUID
     qr_port = free_port()
     movers = {tool: (f"MOVE{i}", free_port()) for i, tool in enumerate(tools)}
-    db = work / "qr-db"
+    db = work / f"qr-db-{kind}"
     db.mkdir()
     hosts = "\n".join(f"m{i} = ({aet}, 127.0.0.1, {port})" for i, (aet, port) in enumerate(movers.values()))
     config = work / "qr.cfg"
@@ -239,14 +243,17 @@ def move_runs(
         ]:
             out = work / f"move-out-{tool}"
             out.mkdir()
-            if tool == "pynetdicom":
+            if kind == "get":
+                binary = DCMTK["getscu"] if tool == "dcmtk" else str(OUR_BIN / "getscu")
+                cmd = [binary, "-S", "-aet", aet, "-aec", "QRSCP", "-od", str(out), *keys]
+            elif tool == "pynetdicom":
                 cmd = [sys.executable, "-m", "pynetdicom", "movescu", "-aet", aet, "-aec", "QRSCP", "-aem", aet]
                 cmd += ["--store", "--store-port", str(port), "--store-aet", aet, "-od", str(out), "-S", *keys]
             else:
                 binary = DCMTK["movescu"] if tool == "dcmtk" else str(OUR_BIN / "movescu")
                 cmd = [binary, "-S", "-aet", aet, "-aec", "QRSCP", "--port", str(port), "-od", str(out), *keys]
             seconds, rss, code, err = timed([*cmd, "127.0.0.1", str(qr_port)], timeout)
-            row = Row("move-ct", label_of(tool, "movescu"), round(seconds, 3), files, megabytes, rss, code, count(out))
+            row = Row(f"{kind}-ct", label_of(tool, f"{kind}scu"), round(seconds, 3), files, megabytes, rss, code, count(out))
             row.note = err if code else ""
             runs[tool].append(row)
             shutil.rmtree(out, ignore_errors=True)
@@ -387,6 +394,9 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
     if "move-ct".startswith(wanted):
         movers = ["dcmtk", "dimse"] + (["pynetdicom"] if args.pynetdicom else [])
         for row in move_runs(work, datasets["ct"], movers, args.timeout, args.repeat):
+            emit(row)
+    if "get-ct".startswith(wanted):
+        for row in move_runs(work, datasets["ct"], ["dcmtk", "dimse"], args.timeout, args.repeat, kind="get"):
             emit(row)
     for name in ("small", "ct"):
         if not f"receive-{name}".startswith(wanted):
