@@ -6,6 +6,7 @@ response without the Number of Remaining Sub-operations (PS3.7 allows leaving it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -24,9 +25,16 @@ ORTHANC = "/usr/sbin/Orthanc"
 def orthanc(tmp_path_factory):
     """A fresh Orthanc holding one study of three CT images (sent by our storescu); yields
     (DICOM port, study UID, port of its 'mover' modality, AE MOVESCU)."""
+    with orthanc_archive(tmp_path_factory.mktemp("orthanc")) as archive:
+        yield archive
+
+
+@contextlib.contextmanager
+def orthanc_archive(folder: Path, **settings: object):
+    """The ``orthanc`` fixture's archive in ``folder``, ``settings`` added to its
+    configuration (e.g. ``SynchronousCMove=False``)."""
     if not Path(ORTHANC).exists() and not shutil.which("Orthanc"):
         missing("Orthanc is not installed (apt-get install orthanc)")
-    folder = tmp_path_factory.mktemp("orthanc")
     dicom_port, http_port, mover_port = free_port(), free_port(), free_port()
     config = {
         "Name": "dimse-test",
@@ -38,6 +46,7 @@ def orthanc(tmp_path_factory):
         "RemoteAccessAllowed": False,
         "DicomModalities": {"mover": ["MOVESCU", "127.0.0.1", mover_port]},
         "DicomCheckCalledAet": False,
+        **settings,
     }
     (folder / "orthanc.json").write_text(json.dumps(config))
     proc = subprocess.Popen(

@@ -5,7 +5,7 @@ same association, between its responses -- logged in DCMTK getscu's words."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, cast
 
 from ..codes import Status
@@ -41,6 +41,8 @@ class Getter(Mover):
         super().__init__(assoc, options, log)
         self.receiver = receiver
         self._last: Command | None = None  # the last C-GET response of this round
+        #: the Failed SOP Instance UID List (0008,0058) of the final responses
+        self.failed_uids: list[str] = []
 
     async def run(self, requests: Sequence[MoveRequest], repeat: int) -> bool:
         """DCMTK getscu's order: each round sends every request, then reports the last response."""
@@ -56,7 +58,17 @@ class Getter(Mover):
         self._log_request(message_id, identifier)
         sent = cast("Dataset", identifier)  # a KeyIdentifier codes itself (encode_as)
         responses = self.assoc.get(sent, self.options.sop_class, self._store, message_id)
-        await self._responses(responses, message_id, context_id)
+        await self._responses(self._keep_failed(responses), message_id, context_id)
+
+    async def _keep_failed(
+        self, responses: AsyncIterator[tuple[Command, Dataset | None]]
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        """The responses, the failed instances their identifiers name kept (to name them later)."""
+        async for rsp, identifier in responses:
+            if identifier is not None and "FailedSOPInstanceUIDList" in identifier:
+                value = identifier.FailedSOPInstanceUIDList
+                self.failed_uids += [str(uid) for uid in ([value] if isinstance(value, str) else value) if uid]
+            yield rsp, identifier
 
     def _log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
         if not self.log.isEnabledFor(logging.DEBUG):

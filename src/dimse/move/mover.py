@@ -88,6 +88,10 @@ class Mover:
         self.result = MoveResult.SUCCESS
         self.counts = SubOperations()
         self.final_statuses: list[int] = []
+        #: objects the final responses said were sent (completed + warning), summed over the
+        #: moves; None once a move ended without giving any count (nothing to check against)
+        self.announced: int | None = 0
+        self._counted = False  # a response of the current move gave a count
         #: called after each response (the progress bar)
         self.on_response: Callable[[], None] | None = None
         rq = assoc.conn.request_pdu
@@ -170,6 +174,7 @@ class Mover:
         """Every response up to the final one; ``--cancel n`` after the n-th pending one."""
         debug = self.log.isEnabledFor(logging.DEBUG)
         pending = 0
+        self._counted = False
         async for rsp, _ in responses:
             status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
             self._count(rsp, final=status != Status.PENDING)
@@ -195,8 +200,17 @@ class Mover:
             value = rsp.get(keyword)
             if value is not None:
                 setattr(self.counts, field_name, value)
+                self._counted = True
+        if final:
+            self._announce()
         if self.on_response is not None:
             self.on_response()
+
+    def _announce(self) -> None:
+        """A move ended: add the objects it says were sent to those movescu waits for."""
+        if self.announced is not None:
+            sent = self.counts.completed + self.counts.warning
+            self.announced = self.announced + sent if self._counted else None
 
     def _pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
         if rsp.has_dataset:

@@ -7,7 +7,9 @@ lines are movescu's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,21 @@ class MoveReceiver(StoreServices):
         self.records: list[dict[str, object]] = []  # one per object received in this run (for --report)
         self.bytes = 0
         self.on_object: Callable[[], object] | None = None  # called after each object (progress bar)
+        #: when a sub-association or an object last came or ended (movescu waits while it is recent)
+        self.last_activity = time.monotonic()
+        #: set at each of those moments (what the wait after the final response waits on)
+        self.activity = asyncio.Event()
+        #: objects received and kept (or dropped by ``--ignore``): what the archive may count as
+        #: sent; a refused one it counts as failed
+        self.arrived = 0
+
+    def _touch(self) -> None:
+        self.last_activity = time.monotonic()
+        self.activity.set()
+
+    def store_sink(self, assoc: Association, ctx: PresentationContext, command: Command) -> Sink | int:
+        self._touch()
+        return super().store_sink(assoc, ctx, command)
 
     def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)
@@ -47,6 +64,8 @@ class MoveReceiver(StoreServices):
 
     def _record(self, ctx: PresentationContext, command: Command, sink: Sink, status: int) -> int:
         """One object of the run (for --report and the progress bar); returns ``status``."""
+        self._touch()
+        self.arrived += _kept(status)
         size = sink.size if isinstance(sink, (FileSink, NullSink)) else 0
         self.bytes += size
         self.records.append(
@@ -74,6 +93,7 @@ class MoveReceiver(StoreServices):
         return 0
 
     def association_requested(self, rq: AssociateRQ) -> None:
+        self._touch()
         self.log.info("Sub-Association Received")
 
     def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
@@ -87,7 +107,13 @@ class MoveReceiver(StoreServices):
             self.log.debug("Parameters:\n%s", dumps.dump_association(rq, ac, False))
 
     def association_ended(self, assoc: Association, how: Ended) -> None:
+        self._touch()  # one fewer open: the wait after the final response looks again
         # the ordinary endings (released, rejected, aborted by either side) and port probes
         # say nothing; an association that something went wrong with says what
         if how.detail and how.kind is not AssociationEnd.PROBE:
             self.log.error("DIMSE failure (aborting sub-association): %s", how)
+
+
+def _kept(status: object) -> bool:
+    """A C-STORE status under which the object was kept: success or a warning (PS3.4 B.2.3)."""
+    return isinstance(status, int) and (status == 0 or 0xB000 <= status <= 0xBFFF or status in (0x0107, 0x0116))

@@ -1,19 +1,27 @@
 """getscu: DICOM retrieve (C-GET) SCU, a drop-in for DCMTK 3.6.7's.
 
-The objects come on the C-GET association itself, as C-STORE sub-operations (we propose
-DCMTK's 120 storage classes in the SCP role); they are streamed to ``-od`` as movescu's
-receiver writes them.  Unlike DCMTK's: a C-GET that failed (error or warning status, an
-exchange that broke) exits 1, not 0; bad ``-k`` keys are command-line errors.  The loop is
-:mod:`dimse.get.getter`.
+The objects come on the C-GET association itself, as C-STORE sub-operations, on the storage
+contexts we propose in the SCP role; they are streamed to ``-od`` as movescu's receiver writes
+them.  Unlike DCMTK's: a C-GET that failed (error or warning status, an exchange that broke)
+exits 1, not 0; bad ``-k`` keys are command-line errors.  The loop is :mod:`dimse.get.getter`.
+
+Beyond DCMTK (one request, no ``--repeat``/``--cancel``, -P or -S): the study's instances are
+learnt first with C-FINDs (:mod:`dimse.get.survey`), the classes found are proposed (then
+DCMTK's list where there is room), and instances that one association cannot hold (more than
+127 classes, or classes the peer's C-FIND did not say) are fetched on further associations at
+IMAGE level; an instance that never came is named.  ``--no-study-classes``: DCMTK's 120
+classes and nothing more.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cli import network, preferences, tls
 from ..cli.app import add_max_pdu, add_output_directory, end_association, run
@@ -23,15 +31,23 @@ from ..cli.options import CommandLine, CommandLineError, Parsed
 from ..core.negotiation import build_request
 from ..core.pdu import AssociateRQ
 from ..dcmtk import dumps
+from ..dcmtk.sopclasses import STORAGE_CLASSES
+from ..dcmtk.uid_names import sop_class_name
 from ..errors import AssociationRejected, DimseError
+from ..files.part10 import BadDicomFile
 from ..get.contexts import GETSCU_STORAGE_CLASSES, contexts
 from ..get.getter import Getter
 from ..get.receiver import GetReceiver
+from ..get.survey import Instance, Peer, class_groups, survey
+from ..move.identifier import KeyIdentifier
 from ..move.mover import MoveOptions, MoveRequest, MoveResult
 from ..move.options import retrieve_command_line
 from ..move.requests import requests as query_requests
 from ..net.association import Association, Timeouts
 from ..store import proposal
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 class GetscuExit(IntEnum):
@@ -65,6 +81,7 @@ def command_line() -> CommandLine:
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
     cmd.add(None, "--cancel", "cancel after n responses (default: never; beyond DCMTK)", "[n]umber: integer")
+    cmd.add(None, "--no-study-classes", "propose DCMTK's 120 storage classes, do not\nlearn the study's classes first (beyond DCMTK)")
     tls.add_options(cmd, "client")
     cmd.group("output options")
     cmd.group("general", 1)
@@ -90,6 +107,17 @@ class GetSettings:
     abort: bool
     output: Path
     ignore: bool
+    calling: str = "GETSCU"
+    called: str = "ANY-SCP"
+    query_syntaxes: tuple[str, ...] = ()
+    storage_syntaxes: tuple[str, ...] = ()
+    max_pdu: int = 16384
+    learn: bool = True  # survey the study first (get.survey); --no-study-classes: DCMTK's list only
+
+    def request(self, classes: Sequence[str]) -> AssociateRQ:
+        """The A-ASSOCIATE-RQ proposing the GET model and ``classes`` in the SCP role."""
+        proposed, roles = contexts(self.get.sop_class, self.query_syntaxes, self.storage_syntaxes, classes)
+        return build_request(self.calling, self.called, proposed, self.max_pdu, roles=roles)
 
 
 def read_settings(parsed: Parsed) -> GetSettings:
@@ -105,20 +133,18 @@ def read_settings(parsed: Parsed) -> GetSettings:
     texts = [values[0] for values in parsed.all_values("--key")]
     requests = query_requests(texts, parsed.params[2:])
     get_class = MODELS[parsed.winner(*MODELS) or "--patient"]
-    proposed, roles = contexts(
-        get_class,
-        proposal.from_options(parsed, PROPOSALS).transfer_syntaxes,
-        preferences.from_options(parsed),
-        GETSCU_STORAGE_CLASSES,
-    )
-    rq = build_request(
-        network.ae_title(parsed, "--aetitle", "GETSCU"),
-        network.ae_title(parsed, "--call", "ANY-SCP"),
-        proposed,
-        network.max_pdu(parsed),
-        roles=roles,
-    )
+    query_syntaxes = tuple(proposal.from_options(parsed, PROPOSALS).transfer_syntaxes)
+    storage_syntaxes = tuple(preferences.from_options(parsed))
+    calling, called = network.ae_title(parsed, "--aetitle", "GETSCU"), network.ae_title(parsed, "--call", "ANY-SCP")
+    proposed, roles = contexts(get_class, query_syntaxes, storage_syntaxes, GETSCU_STORAGE_CLASSES)
+    rq = build_request(calling, called, proposed, network.max_pdu(parsed), roles=roles)
     return GetSettings(
+        calling=calling,
+        called=called,
+        query_syntaxes=query_syntaxes,
+        storage_syntaxes=storage_syntaxes,
+        max_pdu=network.max_pdu(parsed),
+        learn=not parsed.has("--no-study-classes"),
         host=host,
         port=port,
         requests=requests,
@@ -161,29 +187,131 @@ async def getscu_main(parsed: Parsed) -> int:
 
 
 async def _run(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLSContexts) -> int:
-    """The association, the C-GETs, its end."""
-    assoc = await _associate(settings, log, tls_contexts)
-    if assoc is None:
-        return GetscuExit.FAILURE
+    """Learn the study's classes (``get.survey``), then the C-GETs on as many associations as
+    its classes need: the requests as given on the first, the instances still missing at IMAGE
+    level on the others."""
+    instances = await _survey(settings, log, tls_contexts)
+    groups = class_groups(instances, GETSCU_STORAGE_CLASSES, STORAGE_CLASSES)
     receiver = GetReceiver(settings.output, settings.ignore, False, log)
     receiver.sweep()
-    getter = Getter(assoc, settings.get, log, receiver)
     try:
-        ended = await getter.run(settings.requests, settings.repeat)  # False: aborted already
+        rq = settings.rq if instances is None else settings.request(groups[0])
+        code, failed = await _get_on(settings, rq, settings.requests, settings.repeat, receiver, log, tls_contexts)
+        if instances is None or failed is None:
+            if settings.learn:  # --no-study-classes: DCMTK's lines only
+                _name_failed(failed or [], [], {}, log)
+            return code
+        retried: list[int] = []
+        for classes in groups[1:]:
+            batch = [i for i in instances if i.uid not in receiver.received and (i.sop_class in classes or not i.sop_class)]
+            if not batch:
+                continue
+            log.info("Retrieving %d instance(s) on a further association (%d storage classes)", len(batch), len(classes))
+            more, more_failed = await _get_on(
+                settings, settings.request(classes), _image_requests(batch), 1, receiver, log, tls_contexts
+            )
+            retried.append(more)
+            failed += more_failed or []
     finally:
         receiver.tidy()
+    missing = [i for i in instances if i.uid not in receiver.received]
+    _name_failed(failed, [i.uid for i in missing], {i.uid: i.sop_class for i in instances}, log)
+    if retried:  # the first C-GET's failures were fetched again: what counts is what is still missing
+        code = GetscuExit.FAILURE if missing or any(retried) else GetscuExit.NO_ERROR
+    return code
+
+
+async def _survey(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLSContexts) -> list[Instance] | None:
+    """The instances of a single request (None: not learnt; DCMTK's default list is proposed)."""
+    if not settings.learn or len(settings.requests) != 1 or settings.repeat != 1 or settings.get.cancel_after:
+        return None
+    identifier = _identifier(settings.requests[0])
+    if identifier is None:
+        return None
+    peer = Peer(settings.host, settings.port, settings.calling, settings.called, settings.max_pdu,
+                settings.timeouts, tls_contexts.request_options)
+    return await survey(peer, settings.get.sop_class, identifier, log)
+
+
+def _identifier(request: MoveRequest) -> Dataset | None:
+    """The request's identifier as a data set (None: its query file cannot be read; the C-GET
+    then tells why, in DCMTK's words)."""
+    from pydicom.dataset import Dataset
+
+    from ..move.keys import apply_keys, load_query
+
+    query_file, keys = request
+    if isinstance(keys, KeyIdentifier):
+        return keys.dataset()
+    try:
+        identifier = load_query(query_file) if query_file else Dataset()
+    except BadDicomFile:
+        return None
+    return apply_keys(identifier, keys)
+
+
+def _image_requests(batch: list[Instance]) -> list[MoveRequest]:
+    """IMAGE-level requests for ``batch``: one per series, its SOP Instance UIDs as a list."""
+    from pydicom.dataset import Dataset
+
+    by_series: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for instance in batch:
+        by_series.setdefault(instance.keys, []).append(instance.uid)
+    requests: list[MoveRequest] = []
+    for keys, uids in by_series.items():
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "IMAGE"
+        for keyword, value in keys:
+            setattr(ds, keyword, value)
+        ds.SOPInstanceUID = uids if len(uids) > 1 else uids[0]
+        requests.append((None, list(ds)))
+    return requests
+
+
+def _name_failed(failed: list[str], missing: list[str], classes: dict[str, str], log: logging.Logger) -> None:
+    """One line per instance that never came: those the peer reported failed, and (when the
+    survey knows what to expect) those that are missing all the same -- which instance, which
+    class.  ``classes`` empty: no survey, every failed instance is named."""
+    named = missing if classes else list(dict.fromkeys(failed))
+    for uid in named:
+        sop_class = classes.get(uid, "")
+        shown = f" ({sop_class_name(sop_class) or sop_class})" if sop_class else ""
+        why = ": SOP class unknown to getscu" if sop_class and sop_class not in STORAGE_CLASSES else ""
+        if uid in failed or not classes:
+            log.warning("Sub-operation failed for SOP Instance %s%s%s", uid, shown, why)
+        else:
+            log.warning("SOP Instance %s%s was not received%s", uid, shown, why)
+
+
+async def _get_on(
+    settings: GetSettings,
+    rq: AssociateRQ,
+    requests: list[MoveRequest],
+    repeat: int,
+    receiver: GetReceiver,
+    log: logging.Logger,
+    tls_contexts: tls.TLSContexts,
+) -> tuple[GetscuExit, list[str] | None]:
+    """One association, its C-GETs, its end: the exit code and the failed instances the peer
+    named (None: no association)."""
+    assoc = await _associate(settings, rq, log, tls_contexts)
+    if assoc is None:
+        return GetscuExit.FAILURE, None
+    getter = Getter(assoc, settings.get, log, receiver)
+    ended = await getter.run(requests, repeat)  # False: aborted already
     code = GetscuExit.NO_ERROR if getter.result == MoveResult.SUCCESS else GetscuExit.FAILURE
     if ended:
         failure = await end_association(assoc, settings.abort, log)
         if failure is not None:
             log.critical("Association %s Failed:\n%s", "Abort" if settings.abort else "Release", describe(failure))
             code = GetscuExit.FAILURE
-    return code
+    return code, getter.failed_uids
 
 
-async def _associate(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLSContexts) -> Association | None:
+async def _associate(
+    settings: GetSettings, rq: AssociateRQ, log: logging.Logger, tls_contexts: tls.TLSContexts
+) -> Association | None:
     """The association with a C-GET context, or None after logging DCMTK's line for why not."""
-    rq = settings.rq
     log.debug("Configured a total of %d presentation contexts for SCU", len(rq.contexts))
     log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")

@@ -1,9 +1,12 @@
 """movescu: DICOM retrieve (C-MOVE) SCU with its own Storage SCP, a drop-in for DCMTK's.
 
 Unlike DCMTK's: sub-associations are served concurrently with the C-MOVE association and with
-each other; after the final C-MOVE response a sub-association still open gets ``--grace-time``
-seconds and is then aborted, so movescu never waits forever; and a C-MOVE that failed (error
-status, no response, peer abort, unreadable query) never exits 0.  Exit codes otherwise as
+each other; after the final C-MOVE response movescu keeps receiving while a sub-association is
+open or fewer objects have arrived than the final responses report completed (an archive may
+answer before it sends), until nothing came for ``--grace-time`` seconds -- then what is still
+open is aborted, so movescu never waits forever, and objects reported but never arrived are a
+``W:`` line and exit 69; a C-MOVE that failed (error status, no response, peer abort,
+unreadable query) never exits 0.  Exit codes otherwise as
 DCMTK's (spec section 8.1).  The C-MOVE loop itself is :mod:`dimse.move.mover`.
 """
 
@@ -13,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass, replace
 from enum import IntEnum
 from pathlib import Path
@@ -133,7 +137,8 @@ def _other_network_options(cmd: CommandLine) -> None:
     cmd.add(
         None,
         "--grace-time",
-        "after the final move response, wait at most s seconds\nfor open sub-associations, then abort them",
+        "after the final move response, keep receiving until the\nreported objects are in and no sub-association is open,\n"
+        "or nothing came for s seconds; then abort what is open",
         "[s]econds: integer (default: 10)",
     )
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
@@ -420,14 +425,48 @@ async def _run(
             log.critical("Association %s Failed:\n%s", "Abort" if settings.abort else "Release", describe(failure))
             code = MovescuExit.CANNOT_CLOSE_ASSOCIATION
     if listener is not None:
-        aborted = await listener.acceptor.finish(settings.grace)
-        if aborted:
-            log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, settings.grace)
+        expected = mover.announced if settings.move.destination == settings.rq.calling_ae else None
+        await _await_arrivals(listener, expected, settings.grace, log)
+        if not _all_arrived(expected, listener.receiver, log) and code in (
+            MovescuExit.NO_ERROR,
+            MovescuExit.CMOVE_WARNING,
+        ):
+            code = MovescuExit.CMOVE_ERROR
     bar.close()
     _log_summary(log, mover, receiver)
     if settings.report:
         _write_report(settings.report, mover, receiver, code)
     return code
+
+
+async def _await_arrivals(listener: Listener, expected: int | None, grace: int, log: logging.Logger) -> None:
+    """After the final response (an archive may answer it before it sends, or while it still
+    sends): keep receiving while a sub-association is open or fewer than ``expected`` objects
+    have arrived, until nothing came for ``grace`` seconds; then abort what is still open."""
+    receiver, acceptor = listener.receiver, listener.acceptor
+    started = time.monotonic()
+    while grace and (acceptor.active or receiver.arrived < (expected or 0)):
+        receiver.activity.clear()
+        idle = time.monotonic() - max(started, receiver.last_activity)
+        if idle >= grace:
+            break
+        try:  # until something happens at the Storage SCP, or the rest of the grace time
+            async with asyncio.timeout(grace - idle):
+                await receiver.activity.wait()
+        except TimeoutError:
+            break
+    aborted = await acceptor.finish(0)
+    if aborted:
+        log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, grace)
+
+
+def _all_arrived(expected: int | None, receiver: MoveReceiver, log: logging.Logger) -> bool:
+    """Whether what arrived is what the final responses announced (a ``W:`` line when not);
+    False only when objects the archive called sent never came."""
+    if expected is None or receiver.arrived == expected:
+        return True
+    log.warning("the archive reported %d sub-operations completed, %d objects arrived", expected, receiver.arrived)
+    return receiver.arrived > expected
 
 
 async def _associate(
@@ -473,6 +512,7 @@ def _write_report(path: str, mover: Mover, receiver: MoveReceiver | None, code: 
     summary: dict[str, Any] = {**asdict(mover.counts), "final_statuses": mover.final_statuses, "exit_code": int(code)}
     if receiver is not None:
         summary.update(objects_received=len(receiver.records), bytes_received=receiver.bytes)
+        summary.update(announced=mover.announced, arrived=receiver.arrived)
     files = receiver.records if receiver is not None else []
     Path(path).write_text(json.dumps({"summary": summary, "files": files}, indent=2) + "\n")
 
