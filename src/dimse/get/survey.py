@@ -21,12 +21,15 @@ from ..uids import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-#: the FIND model of each GET model that has one (-P, -S; -O's has no IMAGE-level walk here)
+#: the FIND model of each GET or MOVE model that has one (-P, -S; -O's has no IMAGE-level walk)
 FIND_MODELS = {
     "1.2.840.10008.5.1.4.1.2.1.3": "1.2.840.10008.5.1.4.1.2.1.1",
     "1.2.840.10008.5.1.4.1.2.2.3": "1.2.840.10008.5.1.4.1.2.2.1",
+    "1.2.840.10008.5.1.4.1.2.1.2": "1.2.840.10008.5.1.4.1.2.1.1",
+    "1.2.840.10008.5.1.4.1.2.2.2": "1.2.840.10008.5.1.4.1.2.2.1",
 }
 PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
+PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
 LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 UNIQUE = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}
 #: storage contexts one C-GET association can hold beside its GET context
@@ -57,10 +60,11 @@ class Peer:
 
 async def survey(peer: Peer, get_class: str, identifier: Dataset, log: logging.Logger) -> list[Instance] | None:
     """The instances ``identifier`` matches, or None when they cannot be learnt (no FIND model,
-    refused, a failed C-FIND): getscu then proposes its default list, as DCMTK does."""
+    refused, a failed C-FIND): getscu then proposes its default list, as DCMTK does.
+    ``get_class`` is the retrieve model: a GET one (getscu) or a MOVE one (movescu --verify)."""
     find_class = FIND_MODELS.get(get_class)
     level = str(identifier.get("QueryRetrieveLevel", "")).strip().upper()
-    if find_class is None or level not in LEVELS or (level == "PATIENT" and get_class != PATIENT_ROOT_GET):
+    if find_class is None or level not in LEVELS or (level == "PATIENT" and find_class != PATIENT_ROOT_FIND):
         return None
     rq = build_request(peer.calling, peer.called, [(find_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])],
                        peer.max_pdu)
@@ -74,7 +78,7 @@ async def survey(peer: Peer, get_class: str, identifier: Dataset, log: logging.L
             log.debug("Study survey: C-FIND model not accepted")
             await assoc.abort()
             return None
-        instances = await _walk(assoc, find_class, identifier, level, get_class == PATIENT_ROOT_GET)
+        instances = await _walk(assoc, find_class, identifier, level, find_class == PATIENT_ROOT_FIND)
         await assoc.release()
     except (DimseError, OSError) as exc:
         log.debug("Study survey failed: %s", exc)

@@ -33,6 +33,18 @@ Keys: TypeAlias = "KeyIdentifier | list[DataElement]"
 MoveRequest: TypeAlias = "tuple[str | None, Keys]"
 
 
+def request_identifier(query_file: str | None, keys: Keys) -> KeyIdentifier | Dataset:
+    """A request's identifier: the keys alone, or the query file with the keys applied
+    (raises BadDicomFile for a query file that cannot be read)."""
+    if isinstance(keys, KeyIdentifier):
+        return keys
+    from pydicom.dataset import Dataset
+
+    from .keys import apply_keys, load_query
+
+    return apply_keys(load_query(query_file) if query_file else Dataset(), keys)
+
+
 class MoveResult(IntEnum):
     """What the C-MOVEs of a run came to; the worst one counts (movescu's exit code)."""
 
@@ -146,20 +158,13 @@ class Mover:
     def _identifier(self, query_file: str | None, keys: Keys) -> KeyIdentifier | Dataset | None:
         """The identifier to send: the keys alone, or the query file with the keys applied
         (None after logging a query file that cannot be read)."""
-        if isinstance(keys, KeyIdentifier):
-            return keys
-        from pydicom.dataset import Dataset
-
-        from .keys import apply_keys, load_query
-
         try:
-            identifier = load_query(query_file) if query_file else Dataset()
+            return request_identifier(query_file, keys)
         except BadDicomFile as exc:
             self.assoc.next_message_id()
             self.log.error("bad DICOM file: %s: %s", query_file, exc)
             self._worst(MoveResult.FAILED)
             return None
-        return apply_keys(identifier, keys)
 
     def _log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
         debug = self.log.isEnabledFor(logging.DEBUG)

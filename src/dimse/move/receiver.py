@@ -65,7 +65,7 @@ class MoveReceiver(StoreServices):
     def _record(self, ctx: PresentationContext, command: Command, sink: Sink, status: int) -> int:
         """One object of the run (for --report and the progress bar); returns ``status``."""
         self._touch()
-        self.arrived += _kept(status)
+        self.arrived += kept(status)
         size = sink.size if isinstance(sink, (FileSink, NullSink)) else 0
         self.bytes += size
         self.records.append(
@@ -114,6 +114,6 @@ class MoveReceiver(StoreServices):
             self.log.error("DIMSE failure (aborting sub-association): %s", how)
 
 
-def _kept(status: object) -> bool:
+def kept(status: object) -> bool:
     """A C-STORE status under which the object was kept: success or a warning (PS3.4 B.2.3)."""
     return isinstance(status, int) and (status == 0 or 0xB000 <= status <= 0xBFFF or status in (0x0107, 0x0116))

@@ -40,9 +40,10 @@ from ..get.getter import Getter
 from ..get.receiver import GetReceiver
 from ..get.survey import Instance, Peer, class_groups, survey
 from ..move.identifier import KeyIdentifier
-from ..move.mover import MoveOptions, MoveRequest, MoveResult
+from ..move.mover import MoveOptions, MoveRequest, MoveResult, request_identifier
 from ..move.options import retrieve_command_line
 from ..move.requests import requests as query_requests
+from ..move.verify import image_requests
 from ..net.association import Association, Timeouts
 from ..store import proposal
 
@@ -236,36 +237,16 @@ async def _survey(settings: GetSettings, log: logging.Logger, tls_contexts: tls.
 def _identifier(request: MoveRequest) -> Dataset | None:
     """The request's identifier as a data set (None: its query file cannot be read; the C-GET
     then tells why, in DCMTK's words)."""
-    from pydicom.dataset import Dataset
-
-    from ..move.keys import apply_keys, load_query
-
-    query_file, keys = request
-    if isinstance(keys, KeyIdentifier):
-        return keys.dataset()
     try:
-        identifier = load_query(query_file) if query_file else Dataset()
+        identifier = request_identifier(*request)
     except BadDicomFile:
         return None
-    return apply_keys(identifier, keys)
+    return identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
 
 
 def _image_requests(batch: list[Instance]) -> list[MoveRequest]:
     """IMAGE-level requests for ``batch``: one per series, its SOP Instance UIDs as a list."""
-    from pydicom.dataset import Dataset
-
-    by_series: dict[tuple[tuple[str, str], ...], list[str]] = {}
-    for instance in batch:
-        by_series.setdefault(instance.keys, []).append(instance.uid)
-    requests: list[MoveRequest] = []
-    for keys, uids in by_series.items():
-        ds = Dataset()
-        ds.QueryRetrieveLevel = "IMAGE"
-        for keyword, value in keys:
-            setattr(ds, keyword, value)
-        ds.SOPInstanceUID = uids if len(uids) > 1 else uids[0]
-        requests.append((None, list(ds)))
-    return requests
+    return image_requests(batch)
 
 
 def _name_failed(failed: list[str], missing: list[str], classes: dict[str, str], log: logging.Logger) -> None:

@@ -41,14 +41,17 @@ from ..core.pdu import AssociateRQ
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..errors import AssociationRejected, DimseError
+from ..get.survey import Instance, Peer
 from ..move.mover import MoveOptions, Mover, MoveRequest, MoveResult
 from ..move.options import retrieve_command_line
 from ..move.receiver import MoveReceiver
 from ..move.requests import requests
 from ..move.rewrite import OutputFormat
+from ..move.verify import existing_uids, holdings, image_requests, received_uids
 from ..net.association import Association, Timeouts
 from ..net.server import Acceptor, serve
 from ..store import proposal
+from ..store.retry import DEFAULT_FIRST_WAIT, JITTER, MAX_WAIT, RetryPolicy
 from ..uids import VERIFICATION
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
@@ -142,6 +145,25 @@ def _other_network_options(cmd: CommandLine) -> None:
         "[s]econds: integer (default: 10)",
     )
     cmd.add(None, "--report", "write a JSON summary and every received object to f", "[f]ilename: string")
+    _verify_options(cmd)
+
+
+def _verify_options(cmd: CommandLine) -> None:
+    """``--verify`` and what builds on it (``move.verify``)."""
+    cmd.group("verification (beyond DCMTK)", 1)
+    cmd.add(
+        None,
+        "--verify",
+        "list the archive's instances with C-FINDs first (IMAGE\nlevel), name those that did not arrive (exit 69)",
+    )
+    cmd.add(None, "--retry", "with --verify: move the missing instances again,\nup to n times", "[n]umber: integer (default: 0)")
+    cmd.add(
+        None,
+        "--retry-wait",
+        f"wait s seconds before the first retry, doubling each\ntime (at most {MAX_WAIT:.0f} s, plus up to {JITTER:.0%})",
+        f"[s]econds: float (default: {DEFAULT_FIRST_WAIT:g})",
+    )
+    cmd.add(None, "--skip-existing", "with --verify: do not request instances already in -od")
 
 
 def _output_options(cmd: CommandLine) -> None:
@@ -278,6 +300,11 @@ class MoveSettings:
     grace: int  # --grace-time
     abort: bool  # --abort instead of releasing
     report: str | None  # --report file
+    max_pdu: int = 16384  # -pdu (the --verify C-FIND association's too)
+    verify: bool = False  # --verify
+    retry: RetryPolicy = RetryPolicy()  # --retry n, --retry-wait s (with --verify)
+    skip_existing: bool = False  # --skip-existing (with --verify)
+    output: str = "."  # -od
 
 
 def read_settings(parsed: Parsed) -> MoveSettings:
@@ -318,7 +345,31 @@ def read_settings(parsed: Parsed) -> MoveSettings:
         grace=network.int_option(parsed, "--grace-time", 10, 0),
         abort=parsed.has("--abort"),
         report=parsed.value("--report"),
+        max_pdu=network.max_pdu(parsed),
+        verify=_verify_wanted(parsed, listen, options.destination == calling),
+        retry=RetryPolicy(
+            network.int_option(parsed, "--retry", 0, 0, 1000),
+            network.seconds_option(parsed, "--retry-wait", DEFAULT_FIRST_WAIT, 0.0, MAX_WAIT),
+        ),
+        skip_existing=parsed.has("--skip-existing"),
+        output=parsed.value("--output-directory", "."),
     )
+
+
+def _verify_wanted(parsed: Parsed, listen: int, to_self: bool) -> bool:
+    """``--verify`` and its companions, checked together: they need our own Storage SCP to
+    be the destination (what arrived is what it received)."""
+    verify = parsed.has("--verify")
+    for option in ("--retry", "--retry-wait", "--skip-existing"):
+        if parsed.has(option) and not verify:
+            raise CommandLineError(f"{option} only allowed with --verify")
+    if verify and not listen:
+        raise CommandLineError("--verify only allowed with --port")
+    if verify and not to_self:
+        raise CommandLineError("--verify only allowed when moving to movescu itself (no other --move)")
+    if verify and parsed.winner(*MODELS) == "--psonly":
+        raise CommandLineError("--verify not allowed with --psonly")
+    return verify
 
 
 def _check_values(parsed: Parsed) -> None:
@@ -410,14 +461,77 @@ async def movescu_main(parsed: Parsed) -> int:
 async def _run(
     settings: MoveSettings, log: logging.Logger, contexts: tls.TLSContexts, listener: Listener | None
 ) -> int:
-    """The C-MOVE association: the moves, its end, the sub-associations' end, the summary."""
+    """The moves as asked (``--verify``: checked against the archive's holdings)."""
+    if settings.verify and listener is not None:
+        return await _verified(settings, log, contexts, listener)
+    code, _ = await _round(settings, settings.requests, settings.repeat, log, contexts, listener)
+    return code
+
+
+async def _verified(settings: MoveSettings, log: logging.Logger, contexts: tls.TLSContexts, listener: Listener) -> int:
+    """``--verify``: the archive's instances first, the move of those not yet in ``-od``
+    (``--skip-existing``), then up to ``--retry`` moves of those that did not arrive."""
+    rq = settings.rq
+    peer = Peer(
+        settings.host, settings.port, rq.calling_ae, rq.called_ae, settings.max_pdu, settings.timeouts,
+        contexts.request_options,
+    )
+    held = await holdings(peer, settings.move.sop_class, settings.requests, log)
+    if held is None:
+        log.warning("cannot verify: the archive's instances could not be listed (C-FIND at IMAGE level)")
+        code, _ = await _round(settings, settings.requests, settings.repeat, log, contexts, listener)
+        return MovescuExit.CMOVE_ERROR if code in (MovescuExit.NO_ERROR, MovescuExit.CMOVE_WARNING) else code
+    present = existing_uids(settings.output) if settings.skip_existing else set()
+    todo = [i for i in held if i.uid not in present]
+    log.info("The archive holds %d instance(s), %d already in the output directory", len(held), len(held) - len(todo))
+    if not todo:
+        log.info("Every instance is already in the output directory: nothing to move")
+        return MovescuExit.NO_ERROR
+    whole = len(todo) == len(held)  # nothing to leave out: the requests as given
+    wanted, repeat = (settings.requests, settings.repeat) if whole else (image_requests(todo), 1)
+    code, mover = await _round(settings, wanted, repeat, log, contexts, listener, report=False)
+    missing = _missing(todo, listener)
+    for attempt in range(1, settings.retry.retries + 1):
+        if not missing:
+            break
+        wait = settings.retry.wait(attempt)
+        log.info("%d instance(s) missing: moving them again in %.1f s (retry %d)", len(missing), wait, attempt)
+        await asyncio.sleep(wait)
+        code, mover = await _round(settings, image_requests(missing), 1, log, contexts, listener, report=False)
+        missing = _missing(missing, listener)
+    for instance in missing:
+        log.warning("not received: %s", instance.uid)
+    if missing and code in (MovescuExit.NO_ERROR, MovescuExit.CMOVE_WARNING):
+        code = MovescuExit.CMOVE_ERROR
+    if settings.report and mover is not None:
+        _write_report(settings.report, mover, listener.receiver, code, [i.uid for i in missing])
+    return code
+
+
+def _missing(instances: list[Instance], listener: Listener) -> list[Instance]:
+    """Those of ``instances`` that have not been received (in this run)."""
+    received = received_uids(listener.receiver.records)
+    return [i for i in instances if i.uid not in received]
+
+
+async def _round(
+    settings: MoveSettings,
+    wanted: list[MoveRequest],
+    repeat: int,
+    log: logging.Logger,
+    contexts: tls.TLSContexts,
+    listener: Listener | None,
+    report: bool = True,
+) -> tuple[int, Mover | None]:
+    """One C-MOVE association: the moves, its end, the sub-associations' end, the summary."""
     assoc = await _associate(settings, log, contexts)
     if isinstance(assoc, MovescuExit):
-        return assoc
+        return assoc, None
     mover = Mover(assoc, settings.move, log)
     receiver = listener.receiver if listener is not None else None
+    base = receiver.arrived if receiver is not None else 0  # what earlier rounds received
     bar = _progress(log, mover, receiver)
-    ended = await mover.run(settings.requests, settings.repeat)  # False: aborted already
+    ended = await mover.run(wanted, repeat)  # False: aborted already
     code = _EXIT_FOR[mover.result]
     if ended:
         failure = await end_association(assoc, settings.abort, log)
@@ -425,18 +539,19 @@ async def _run(
             log.critical("Association %s Failed:\n%s", "Abort" if settings.abort else "Release", describe(failure))
             code = MovescuExit.CANNOT_CLOSE_ASSOCIATION
     if listener is not None:
-        expected = mover.announced if settings.move.destination == settings.rq.calling_ae else None
+        to_self = settings.move.destination == settings.rq.calling_ae
+        expected = base + mover.announced if to_self and mover.announced is not None else None
         await _await_arrivals(listener, expected, settings.grace, log)
-        if not _all_arrived(expected, listener.receiver, log) and code in (
+        if not _all_arrived(expected, base, listener.receiver, log) and code in (
             MovescuExit.NO_ERROR,
             MovescuExit.CMOVE_WARNING,
         ):
             code = MovescuExit.CMOVE_ERROR
     bar.close()
     _log_summary(log, mover, receiver)
-    if settings.report:
+    if settings.report and report:
         _write_report(settings.report, mover, receiver, code)
-    return code
+    return code, mover
 
 
 async def _await_arrivals(listener: Listener, expected: int | None, grace: int, log: logging.Logger) -> None:
@@ -460,12 +575,14 @@ async def _await_arrivals(listener: Listener, expected: int | None, grace: int, 
         log.warning("aborted %d sub-association(s) still open %d s after the move ended", aborted, grace)
 
 
-def _all_arrived(expected: int | None, receiver: MoveReceiver, log: logging.Logger) -> bool:
+def _all_arrived(expected: int | None, base: int, receiver: MoveReceiver, log: logging.Logger) -> bool:
     """Whether what arrived is what the final responses announced (a ``W:`` line when not);
-    False only when objects the archive called sent never came."""
+    False only when objects the archive called sent never came.  ``base``: what had arrived
+    before this round's moves (``expected`` counts it too)."""
     if expected is None or receiver.arrived == expected:
         return True
-    log.warning("the archive reported %d sub-operations completed, %d objects arrived", expected, receiver.arrived)
+    arrived = receiver.arrived - base
+    log.warning("the archive reported %d sub-operations completed, %d objects arrived", expected - base, arrived)
     return receiver.arrived > expected
 
 
@@ -507,9 +624,14 @@ def _log_summary(log: logging.Logger, mover: Mover, receiver: MoveReceiver | Non
     )
 
 
-def _write_report(path: str, mover: Mover, receiver: MoveReceiver | None, code: int) -> None:
-    """``--report``: the counts, the final statuses, the exit code and every object received."""
+def _write_report(
+    path: str, mover: Mover, receiver: MoveReceiver | None, code: int, missing: list[str] | None = None
+) -> None:
+    """``--report``: the counts, the final statuses, the exit code and every object received
+    (``--verify``: the instances that did not arrive too; the counts are the last move's)."""
     summary: dict[str, Any] = {**asdict(mover.counts), "final_statuses": mover.final_statuses, "exit_code": int(code)}
+    if missing is not None:
+        summary["missing"] = missing
     if receiver is not None:
         summary.update(objects_received=len(receiver.records), bytes_received=receiver.bytes)
         summary.update(announced=mover.announced, arrived=receiver.arrived)
