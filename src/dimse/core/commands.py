@@ -300,35 +300,28 @@ def c_store_rq(
     return cmd
 
 
-def c_find_rq(message_id: int, sop_class: str, priority: int = PRIORITY_MEDIUM) -> Command:
+def _query_rq(field: int, message_id: int, sop_class: str, priority: int, destination: str | None = None) -> Command:
+    """C-FIND/C-GET/C-MOVE requests differ only in their field (and C-MOVE's destination)."""
     return Command(
         AffectedSOPClassUID=sop_class,
-        CommandField=C_FIND_RQ,
-        MessageID=message_id,
-        Priority=priority,
-        CommandDataSetType=0x0000,
-    )
-
-
-def c_move_rq(message_id: int, sop_class: str, destination: str, priority: int = PRIORITY_MEDIUM) -> Command:
-    return Command(
-        AffectedSOPClassUID=sop_class,
-        CommandField=C_MOVE_RQ,
+        CommandField=field,
         MessageID=message_id,
         MoveDestination=destination,
         Priority=priority,
-        CommandDataSetType=0x0000,
+        CommandDataSetType=_dataset_type(True),
     )
+
+
+def c_find_rq(message_id: int, sop_class: str, priority: int = PRIORITY_MEDIUM) -> Command:
+    return _query_rq(C_FIND_RQ, message_id, sop_class, priority)
+
+
+def c_move_rq(message_id: int, sop_class: str, destination: str, priority: int = PRIORITY_MEDIUM) -> Command:
+    return _query_rq(C_MOVE_RQ, message_id, sop_class, priority, destination)
 
 
 def c_get_rq(message_id: int, sop_class: str, priority: int = PRIORITY_MEDIUM) -> Command:
-    return Command(
-        AffectedSOPClassUID=sop_class,
-        CommandField=C_GET_RQ,
-        MessageID=message_id,
-        Priority=priority,
-        CommandDataSetType=0x0000,
-    )
+    return _query_rq(C_GET_RQ, message_id, sop_class, priority)
 
 
 def c_cancel_rq(message_id_being_responded_to: int) -> Command:

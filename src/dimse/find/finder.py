@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: DCMTK's condition for a query file it cannot read
 _UNREADABLE = "0001:000a I/O suspension or premature end of stream"
+#: the statuses that say more responses follow (Pending, Pending with unsupported optional keys)
+_PENDING = (Status.PENDING, 0xFF01)
 
 
 class FindResult(IntEnum):
@@ -118,11 +120,13 @@ class Finder:
     async def find(self, identifier: Dataset, query_file: str | None, again: bool) -> bool:
         """One C-FIND; returns False when the exchange failed."""
         ctx = self.assoc.find_context(self.options.sop_class)
+        context_id = ctx.context_id if ctx else 0
+        network_syntax = ctx.transfer_syntax if ctx else LEE
         message_id = self.assoc.next_message_id()
-        self._log_request(message_id, identifier, ctx.context_id if ctx else 0, again)
+        self._log_request(message_id, identifier, context_id, again)
         try:
             responses = self.assoc.find(identifier, self.options.sop_class, message_id)
-            await self._responses(responses, message_id)
+            await self._responses(responses, message_id, context_id, network_syntax)
         except PeerRequestedRelease:
             self.log.error("Protocol Error: Peer requested release (Aborting)")
             self.log.info("Aborting Association")
@@ -142,7 +146,6 @@ class Finder:
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.info("Sending Find Request")
             command = c_find_rq(message_id, self.options.sop_class)
-            command.CommandDataSetType = 0x0102  # it has one: the identifier
             lines = dumps.dump_command(command, incoming=False).split("\n")
             lines.insert(2, f"{'Presentation Context ID':<30}: {context_id}")  # DCMTK's C-FIND-RQ dump has it
             self.log.debug("%s", "\n".join(lines))
@@ -152,22 +155,27 @@ class Finder:
             shown = padded_view(identifier) if again else identifier
             self.log.info("Request Identifiers:\n%s", dump_identifier(shown, _encoding_of(identifier), raw=not again))
 
-    async def _responses(self, responses: AsyncIterator[tuple[Command, Dataset | None]], message_id: int) -> None:
+    async def _responses(
+        self,
+        responses: AsyncIterator[tuple[Command, Dataset | None]],
+        message_id: int,
+        context_id: int,
+        ts: str,
+    ) -> None:
         """Every response up to the final one; ``--cancel n`` after response n."""
         async for rsp, identifier in responses:
             self.count += 1
             status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
-            if status in (Status.PENDING, 0xFF01):
-                self._pending(rsp, status, identifier)
-            else:
+            if status not in _PENDING:
                 self._final(rsp, status)
-            if self.count == self.options.cancel_after and status in (Status.PENDING, 0xFF01):
-                ctx = self.assoc.find_context(self.options.sop_class)
-                self.log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, ctx.context_id if ctx else 0)
+                continue
+            self._pending(rsp, status, identifier, ts)
+            if self.count == self.options.cancel_after:
+                self.log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, context_id)
                 await self.assoc.cancel(message_id, self.options.sop_class)
 
-    def _pending(self, rsp: Command, status: int, identifier: Dataset | None) -> None:
-        ts = self._network_syntax()
+    def _pending(self, rsp: Command, status: int, identifier: Dataset | None, ts: str) -> None:
+        """One pending response: logged, then to the ``-X`` file and the ``--json`` line."""
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.info("Received Find Response %d", self.count)
             self.log.debug("%s", self._command_dump(rsp, status))
@@ -201,10 +209,6 @@ class Finder:
 
     def _command_dump(self, rsp: Command, status: int) -> str:
         return status_detail(dumps.dump_command(rsp, incoming=True), status)
-
-    def _network_syntax(self) -> str:
-        ctx = self.assoc.find_context(self.options.sop_class)
-        return ctx.transfer_syntax if ctx is not None else LEE
 
 
 def _encoding_of(ds: Dataset) -> str:

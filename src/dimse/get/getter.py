@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, cast
 
 from ..codes import Status
-from ..core.commands import Command, response_to
+from ..core.commands import Command, c_get_rq, response_to
 from ..core.connection import PresentationContext
 from ..dcmtk import dumps
 from ..dcmtk.texts import move_status_text, store_status_text
@@ -54,11 +54,11 @@ class Getter(Mover):
             self._report()
         return True
 
-    async def _exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
-        self._log_request(message_id, identifier)
+    async def exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
+        self.log_request(message_id, identifier)
         sent = cast("Dataset", identifier)  # a KeyIdentifier codes itself (encode_as)
         responses = self.assoc.get(sent, self.options.sop_class, self._store, message_id)
-        await self._responses(self._keep_failed(responses), message_id, context_id)
+        await self.handle_responses(self._keep_failed(responses), message_id, context_id)
 
     async def _keep_failed(
         self, responses: AsyncIterator[tuple[Command, Dataset | None]]
@@ -70,19 +70,13 @@ class Getter(Mover):
                 self.failed_uids += [str(uid) for uid in ([value] if isinstance(value, str) else value) if uid]
             yield rsp, identifier
 
-    def _log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
+    def log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
         if not self.log.isEnabledFor(logging.DEBUG):
             self.log.info("Sending C-GET Request (MsgID %d)", message_id)
             return
         self.log.info("Sending C-GET Request")
         context_id = self.assoc.find_context(self.options.sop_class)
-        rq = Command(
-            AffectedSOPClassUID=self.options.sop_class,
-            CommandField=0x0010,
-            MessageID=message_id,
-            Priority=0,
-            CommandDataSetType=0,
-        )
+        rq = c_get_rq(message_id, self.options.sop_class)
         shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
         dump = dumps.dump_command(rq, incoming=False, context_id=context_id.context_id if context_id else None)
         self.log.debug("%s\n%s", dump, dumps.dump_dataset(shown))
@@ -107,7 +101,7 @@ class Getter(Mover):
             self.log.info("Sending C-STORE Response (%s)", store_status_text(status))
         return status
 
-    def _received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+    def received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
         """DCMTK's getscu tells of each C-GET response before it handles it."""
         self._last = rsp
         if debug:
@@ -117,24 +111,22 @@ class Getter(Mover):
         else:
             self.log.info("Received C-GET Response (%s)", move_status_text(status))
 
-    def _final(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
-        self._final_status(status, move_status_text(status), debug)
-
-    def _pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
-        if debug:
-            self.log.debug("DIMSE status is: Pending")
-
-    def _final_status(self, status: int, text: str, debug: bool) -> None:
+    def final(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
         self.final_statuses.append(int(status))
+        text = move_status_text(status)
         if status in (Status.SUCCESS, Status.CANCEL):
             if debug:
                 self.log.debug("DIMSE status is: %s", text.split(":", 1)[0])
-        elif status == Status.WARNING or 0xB000 <= status <= 0xBFFF:
+        elif 0xB000 <= status <= 0xBFFF:  # Warning (0xB000) and its kin
             self.log.warning("DIMSE status is: %s", text)
-            self._worst(MoveResult.WARNING)
+            self.worst(MoveResult.WARNING)
         else:
             self.log.error("DIMSE status is: %s", text)
-            self._worst(MoveResult.FAILED)
+            self.worst(MoveResult.FAILED)
+
+    def pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
+        if debug:
+            self.log.debug("DIMSE status is: Pending")
 
     def _report(self) -> None:
         """DCMTK's final status report: the counts of the round's last C-GET response."""

@@ -5,7 +5,6 @@ UID refused), with getscu's log lines."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ..core.commands import Command
 from ..core.connection import PresentationContext
@@ -20,15 +19,8 @@ class GetReceiver(MoveReceiver):
 
     received_message = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: the SOP Instance UIDs stored (or received with --ignore): what further associations need not fetch
-        self.received: set[str] = set()
-
     def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)
-        if status == 0 or 0xB000 <= status <= 0xBFFF:
-            self.received.add(str(command.get("AffectedSOPInstanceUID", "")))
         if status == 0 and isinstance(sink, FileSink) and self.log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "Stored instance to disk:\n  Filename: %s\n  SOP Class UID: %s\n  SOP Instance UID: %s",

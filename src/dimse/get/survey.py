@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,6 @@ FIND_MODELS = {
     "1.2.840.10008.5.1.4.1.2.1.2": "1.2.840.10008.5.1.4.1.2.1.1",
     "1.2.840.10008.5.1.4.1.2.2.2": "1.2.840.10008.5.1.4.1.2.2.1",
 }
-PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
 LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 UNIQUE = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}
@@ -96,8 +96,6 @@ async def _walk(
 ) -> list[Instance] | None:
     """The query's own level with the user's keys, then each level below with the unique keys
     found (hierarchical, as PS3.4 C.4.1.2.2 asks of a peer without relational queries)."""
-    from copy import deepcopy
-
     first = deepcopy(identifier)
     first.QueryRetrieveLevel = level
     _ask(first, level)

@@ -126,11 +126,11 @@ class Mover:
         if ctx is None:
             self.assoc.next_message_id()
             self.log.error(self.request_failed, NO_CONTEXT)
-            self._worst(MoveResult.FAILED)
+            self.worst(MoveResult.FAILED)
             return False
         message_id = self.assoc.next_message_id()
         try:
-            await self._exchange(identifier, message_id, ctx.context_id)
+            await self.exchange(identifier, message_id, ctx.context_id)
         except PeerRequestedRelease:
             self.log.error("Protocol Error: Peer requested release (Aborting)")
             self.log.info("Aborting Association")
@@ -144,16 +144,16 @@ class Mover:
             await self.assoc.abort()
         else:
             return True
-        self._worst(MoveResult.FAILED)
+        self.worst(MoveResult.FAILED)
         return False
 
-    async def _exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
+    async def exchange(self, identifier: KeyIdentifier | Dataset, message_id: int, context_id: int) -> None:
         """The request and its responses (DimseError and OSError tell how it failed)."""
         # a KeyIdentifier codes itself (encode_as) where the association encodes a data set
         sent = cast("Dataset", identifier)
         responses = self.assoc.move(sent, self.options.destination, self.options.sop_class, message_id)
-        self._log_request(message_id, identifier)
-        await self._responses(responses, message_id, context_id)
+        self.log_request(message_id, identifier)
+        await self.handle_responses(responses, message_id, context_id)
 
     def _identifier(self, query_file: str | None, keys: Keys) -> KeyIdentifier | Dataset | None:
         """The identifier to send: the keys alone, or the query file with the keys applied
@@ -163,17 +163,17 @@ class Mover:
         except BadDicomFile as exc:
             self.assoc.next_message_id()
             self.log.error("bad DICOM file: %s: %s", query_file, exc)
-            self._worst(MoveResult.FAILED)
+            self.worst(MoveResult.FAILED)
             return None
 
-    def _log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
+    def log_request(self, message_id: int, identifier: KeyIdentifier | Dataset) -> None:
         debug = self.log.isEnabledFor(logging.DEBUG)
         self.log.info("Sending Move Request" if debug else f"Sending Move Request (MsgID {message_id})")
         if self.log.isEnabledFor(logging.INFO):  # the dump needs pydicom
             shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
             self.log.info("Request Identifiers:\n%s", dumps.dump_dataset(shown))
 
-    async def _responses(
+    async def handle_responses(
         self, responses: AsyncIterator[tuple[Command, Dataset | None]], message_id: int, context_id: int
     ) -> None:
         """Every response up to the final one; ``--cancel n`` after the n-th pending one."""
@@ -183,17 +183,17 @@ class Mover:
         async for rsp, _ in responses:
             status: int = rsp.get("Status", Status.CANNOT_UNDERSTAND)
             self._count(rsp, final=status != Status.PENDING)
-            self._received(rsp, status, debug, context_id)
+            self.received(rsp, status, debug, context_id)
             if status != Status.PENDING:
-                self._final(rsp, status, debug, context_id)
+                self.final(rsp, status, debug, context_id)
                 continue
             pending += 1
-            self._pending(rsp, pending, debug, context_id)
+            self.pending(rsp, pending, debug, context_id)
             if pending == self.options.cancel_after:
                 self.log.info("Sending Cancel Request (MsgID %d, PresID %d)", message_id, context_id)
                 await self.assoc.cancel(message_id, self.options.sop_class)
 
-    def _received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+    def received(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
         """A response has come (its counts kept): what a subclass tells of it first."""
 
     def _count(self, rsp: Command, final: bool) -> None:
@@ -217,7 +217,7 @@ class Mover:
             sent = self.counts.completed + self.counts.warning
             self.announced = self.announced + sent if self._counted else None
 
-    def _pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
+    def pending(self, rsp: Command, number: int, debug: bool, context_id: int) -> None:
         if rsp.has_dataset:
             self._pending_dataset_warning()
         if debug:
@@ -234,20 +234,20 @@ class Mover:
         else:
             self.log.warning("DIMSE Warning: %s: Assuming NO response identifiers are present", self._who)
 
-    def _final(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
+    def final(self, rsp: Command, status: int, debug: bool, context_id: int) -> None:
         self.final_statuses.append(int(status))
         text = move_status_text(status)
         if status == Status.WARNING:
             self.log.warning("Move response with warning status (%s)", text)
-            self._worst(MoveResult.WARNING)
+            self.worst(MoveResult.WARNING)
         elif status not in (Status.SUCCESS, Status.CANCEL):
             self.log.warning("Move response with error status (%s)", text)
-            self._worst(MoveResult.FAILED)
+            self.worst(MoveResult.FAILED)
         if debug:
             self.log.info("Received Final Move Response")
             self.log.debug("%s", dumps.dump_command(rsp, incoming=True, context_id=context_id))
         else:
             self.log.info("Received Final Move Response (%s)", text)
 
-    def _worst(self, result: MoveResult) -> None:
+    def worst(self, result: MoveResult) -> None:
         self.result = max(self.result, result)

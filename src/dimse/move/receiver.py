@@ -42,6 +42,8 @@ class MoveReceiver(StoreServices):
         #: objects received and kept (or dropped by ``--ignore``): what the archive may count as
         #: sent; a refused one it counts as failed
         self.arrived = 0
+        #: the SOP Instance UIDs of those objects: what a further request need not ask for
+        self.received: set[str] = set()
 
     def _touch(self) -> None:
         self.last_activity = time.monotonic()
@@ -65,7 +67,9 @@ class MoveReceiver(StoreServices):
     def _record(self, ctx: PresentationContext, command: Command, sink: Sink, status: int) -> int:
         """One object of the run (for --report and the progress bar); returns ``status``."""
         self._touch()
-        self.arrived += kept(status)
+        if kept(status):
+            self.arrived += 1
+            self.received.add(str(command.get("AffectedSOPInstanceUID", "")))
         size = sink.size if isinstance(sink, (FileSink, NullSink)) else 0
         self.bytes += size
         self.records.append(

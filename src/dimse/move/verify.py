@@ -16,7 +16,6 @@ from ..files.part10 import BadDicomFile
 from ..get.survey import Instance, Peer, survey
 from .identifier import KeyIdentifier
 from .mover import MoveRequest, request_identifier
-from .receiver import kept
 from .requests import requests
 
 
@@ -46,11 +45,6 @@ def existing_uids(folder: str | os.PathLike[str]) -> set[str]:
     after the first dot (temporary files live in a sub-folder and are not counted)."""
     with os.scandir(folder) as entries:
         return {e.name.split(".", 1)[1] for e in entries if "." in e.name and e.is_file(follow_symlinks=False)}
-
-
-def received_uids(records: Iterable[dict[str, object]]) -> set[str]:
-    """SOP Instance UIDs of the objects received and kept (the receiver's records)."""
-    return {str(r["sop_instance"]) for r in records if kept(r.get("status"))}
 
 
 def image_requests(instances: Iterable[Instance]) -> list[MoveRequest]:

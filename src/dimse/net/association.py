@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..core import events as ev
 from ..core.commands import (
     C_ECHO_RSP,
-    C_GET_RSP,
     C_STORE_RQ,
     C_STORE_RSP,
     PRIORITY_MEDIUM,
@@ -438,10 +437,18 @@ class Association(Driver):
         await self.send_dataset_bytes(ctx.context_id, encode_dataset(identifier, ctx.transfer_syntax))
         return ctx
 
-    async def _query(self, command: Command, identifier: Dataset) -> AsyncIterator[tuple[Command, Dataset | None]]:
+    async def _query(
+        self, command: Command, identifier: Dataset, on_store: StoreHandler | None = None
+    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
+        """The responses of a query up to the final one; with ``on_store`` (C-GET), the
+        C-STORE sub-operations that come between them are served."""
         ctx = await self._send_query(command, identifier)
         while True:
-            rsp, data = await self._response_to(command.MessageID, command.CommandField | 0x8000)
+            event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
+            if on_store is not None and isinstance(event, ev.CommandReceived) and event.command.get("CommandField") == C_STORE_RQ:
+                await self._sub_operation(event.context_id, event.command, on_store)
+                continue
+            rsp, data = await self._as_response(event, command.MessageID, command.CommandField | 0x8000)
             yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
             if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
                 return
@@ -470,21 +477,7 @@ class Association(Driver):
         storage contexts, PS3.7 D.3.3.4), between the responses: each goes to ``on_store``,
         which reads its data set (``dimse.net.server.receive_store``: streamed into a sink)
         and returns the status of the C-STORE-RSP sent back."""
-        return self._get(c_get_rq(message_id or self.next_message_id(), sop_class), identifier, on_store)
-
-    async def _get(
-        self, command: Command, identifier: Dataset, on_store: StoreHandler
-    ) -> AsyncIterator[tuple[Command, Dataset | None]]:
-        ctx = await self._send_query(command, identifier)
-        while True:
-            event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
-            if isinstance(event, ev.CommandReceived) and event.command.get("CommandField") == C_STORE_RQ:
-                await self._sub_operation(event.context_id, event.command, on_store)
-                continue
-            rsp, data = await self._as_response(event, command.MessageID, C_GET_RSP)
-            yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
-            if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
-                return
+        return self._query(c_get_rq(message_id or self.next_message_id(), sop_class), identifier, on_store)
 
     async def _sub_operation(self, context_id: int, command: Command, on_store: StoreHandler) -> None:
         """One C-STORE sub-operation of a C-GET: its data set to ``on_store``, the response back.

@@ -17,6 +17,7 @@ from ..dcmtk.modality import MODALITY_PREFIX
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..files.part10 import BadDicomFile, open_regular, read_part10_header
 from ..files.pywarnings import logged
+from ..files.storage import PART_FOLDER
 
 SOP_CLASS_TAG, SOP_INSTANCE_TAG = 0x00080016, 0x00080018
 
@@ -58,8 +59,8 @@ def _scan(directory: str, pattern: str | None, recurse: bool) -> list[str]:
     for entry in entries:
         path = entry.name if directory == "." else os.path.join(directory, entry.name)
         if entry.is_dir():
-            # a receiver's half-received objects (files.storage.PART_FOLDER) are never sent
-            if recurse and entry.name != ".dimse-part":
+            # a receiver's half-received objects are never sent
+            if recurse and entry.name != PART_FOLDER:
                 found.extend(_scan(path, pattern, recurse))
         elif pattern is None or fnmatch.fnmatchcase(entry.name, pattern):
             found.append(path)

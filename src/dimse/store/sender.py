@@ -82,6 +82,8 @@ class SendOptions:
     prefer_deflate: bool = False
     inventor: Inventor | None = None
     transcoder: Transcoder = field(default_factory=Transcoder)
+    #: note each file's size and modification time as it is opened (``--journal`` records them)
+    file_state: bool = False
 
 
 def load(path: str, opts: SendOptions) -> Source:
@@ -249,7 +251,7 @@ async def _send(
     except BadDicomFile as exc:
         return bad_file(outcome, exc, log)
     with source:
-        if source.fp is not None:
+        if opts.file_state and source.fp is not None:
             st = os.fstat(source.fp.fileno())
             outcome.file_state = (st.st_size, st.st_mtime_ns)
         ctx = _context(assoc, source, outcome, opts, log)
@@ -338,7 +340,7 @@ def _converted(source: Source, target: str, opts: SendOptions) -> tuple[Payload,
 def _failed(outcome: Outcome, exc: Exception, log: logging.Logger, dots: Dots) -> Outcome:
     """A store that ended without a response, logged in DCMTK's words."""
     dots.end()
-    outcome.transient = transient_error(exc) and not isinstance(exc, SourceChanged)
+    outcome.transient = transient_error(exc)
     outcome.timed_out = isinstance(exc, NetworkTimeout) and not isinstance(exc, AssociationAborted)
     if isinstance(exc, PeerRequestedRelease):
         log.error("Protocol Error: Peer requested release (Aborting)")

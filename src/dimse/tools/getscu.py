@@ -101,7 +101,6 @@ class GetSettings:
     host: str
     port: int
     requests: list[MoveRequest]
-    rq: AssociateRQ
     timeouts: Timeouts
     get: MoveOptions
     repeat: int
@@ -114,6 +113,11 @@ class GetSettings:
     storage_syntaxes: tuple[str, ...] = ()
     max_pdu: int = 16384
     learn: bool = True  # survey the study first (get.survey); --no-study-classes: DCMTK's list only
+
+    @property
+    def rq(self) -> AssociateRQ:
+        """The first association's request when the study's classes are not learnt: DCMTK's list."""
+        return self.request(GETSCU_STORAGE_CLASSES)
 
     def request(self, classes: Sequence[str]) -> AssociateRQ:
         """The A-ASSOCIATE-RQ proposing the GET model and ``classes`` in the SCP role."""
@@ -137,8 +141,6 @@ def read_settings(parsed: Parsed) -> GetSettings:
     query_syntaxes = tuple(proposal.from_options(parsed, PROPOSALS).transfer_syntaxes)
     storage_syntaxes = tuple(preferences.from_options(parsed))
     calling, called = network.ae_title(parsed, "--aetitle", "GETSCU"), network.ae_title(parsed, "--call", "ANY-SCP")
-    proposed, roles = contexts(get_class, query_syntaxes, storage_syntaxes, GETSCU_STORAGE_CLASSES)
-    rq = build_request(calling, called, proposed, network.max_pdu(parsed), roles=roles)
     return GetSettings(
         calling=calling,
         called=called,
@@ -149,7 +151,6 @@ def read_settings(parsed: Parsed) -> GetSettings:
         host=host,
         port=port,
         requests=requests,
-        rq=rq,
         timeouts=network.retrieve_timeouts(parsed),
         get=MoveOptions(sop_class=get_class, destination="", cancel_after=cancel),
         repeat=network.int_option(parsed, "--repeat", 1, 1),
@@ -204,12 +205,13 @@ async def _run(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLS
             return code
         retried: list[int] = []
         for classes in groups[1:]:
-            batch = [i for i in instances if i.uid not in receiver.received and (i.sop_class in classes or not i.sop_class)]
+            wanted = set(classes)
+            batch = [i for i in instances if i.uid not in receiver.received and (i.sop_class in wanted or not i.sop_class)]
             if not batch:
                 continue
             log.info("Retrieving %d instance(s) on a further association (%d storage classes)", len(batch), len(classes))
             more, more_failed = await _get_on(
-                settings, settings.request(classes), _image_requests(batch), 1, receiver, log, tls_contexts
+                settings, settings.request(classes), image_requests(batch), 1, receiver, log, tls_contexts
             )
             retried.append(more)
             failed += more_failed or []
@@ -244,21 +246,17 @@ def _identifier(request: MoveRequest) -> Dataset | None:
     return identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
 
 
-def _image_requests(batch: list[Instance]) -> list[MoveRequest]:
-    """IMAGE-level requests for ``batch``: one per series, its SOP Instance UIDs as a list."""
-    return image_requests(batch)
-
-
 def _name_failed(failed: list[str], missing: list[str], classes: dict[str, str], log: logging.Logger) -> None:
     """One line per instance that never came: those the peer reported failed, and (when the
     survey knows what to expect) those that are missing all the same -- which instance, which
     class.  ``classes`` empty: no survey, every failed instance is named."""
     named = missing if classes else list(dict.fromkeys(failed))
+    reported = set(failed)
     for uid in named:
         sop_class = classes.get(uid, "")
         shown = f" ({sop_class_name(sop_class) or sop_class})" if sop_class else ""
         why = ": SOP class unknown to getscu" if sop_class and sop_class not in STORAGE_CLASSES else ""
-        if uid in failed or not classes:
+        if uid in reported or not classes:
             log.warning("Sub-operation failed for SOP Instance %s%s%s", uid, shown, why)
         else:
             log.warning("SOP Instance %s%s was not received%s", uid, shown, why)

@@ -47,7 +47,7 @@ from ..move.options import retrieve_command_line
 from ..move.receiver import MoveReceiver
 from ..move.requests import requests
 from ..move.rewrite import OutputFormat
-from ..move.verify import existing_uids, holdings, image_requests, received_uids
+from ..move.verify import existing_uids, holdings, image_requests
 from ..net.association import Association, Timeouts
 from ..net.server import Acceptor, serve
 from ..store import proposal
@@ -510,7 +510,7 @@ async def _verified(settings: MoveSettings, log: logging.Logger, contexts: tls.T
 
 def _missing(instances: list[Instance], listener: Listener) -> list[Instance]:
     """Those of ``instances`` that have not been received (in this run)."""
-    received = received_uids(listener.receiver.records)
+    received = listener.receiver.received
     return [i for i in instances if i.uid not in received]
 
 

@@ -314,6 +314,11 @@ class Round:
                 self.reason = (outcome.error or "").splitlines()[-1] if outcome.error else "no response"
 
 
+def _left(window: StoreWindow | None, rest: list[str]) -> list[str]:
+    """The files an association did not finish: those its window held unsent, then ``rest``."""
+    return [*(window.unanswered if window is not None else []), *rest]
+
+
 class Run:
     """One storescu run: the file loop over one or more associations, and its exit code."""
 
@@ -518,7 +523,10 @@ class Run:
         if window is not None:
             failure = self._record(await window.finish(), failure, pending, attempt)
             if window.unanswered and failure is None and not pending.deferred:
-                failure = await self._fail_unsent(assoc, window, pending, attempt)
+                # the association broke under the window and no new one takes what it held
+                # (-nh, no retry left): each fails as it would have one at a time, reported
+                unsent, window.unanswered = window.unanswered, []
+                failure = await self._fail_each(assoc, unsent, pending, attempt)
         if pending.deferred and failure is None:
             return await self._end_early(assoc, pending, window, work[stopped_at:])
         ended = await self._end(assoc, failure, window, work[stopped_at:])
@@ -527,15 +535,12 @@ class Run:
             ended.deferred, ended.reason = pending.deferred, pending.reason
         return ended
 
-    async def _fail_unsent(self, assoc: Association, window: StoreWindow, pending: Round, attempt: int) -> Outcome | None:
-        """The files the window never sent because the association broke under it, when no
-        new association takes them (``-nh`` and no retry left): each is tried as it would
-        have been one at a time, failing with DCMTK's lines, and reported."""
+    async def _fail_each(self, assoc: Association, paths: list[str], pending: Round, attempt: int) -> Outcome | None:
+        """Files left when the association is gone: each tried (and failing, with DCMTK's
+        lines) and booked, as DCMTK tries each with ``-nh``; the first that ends the run."""
         failure: Outcome | None = None
-        unsent, window.unanswered = window.unanswered, []
-        for path in unsent:
-            finished = await self._send_one(assoc, path, None, None, None)
-            failure = self._record([finished], failure, pending, attempt)
+        for path in paths:
+            failure = self._record([await self._send_one(assoc, path, None, None, None)], failure, pending, attempt)
         return failure
 
     async def _end_early(self, assoc: Association, pending: Round, window: StoreWindow | None, rest: list[str]) -> Round:
@@ -545,7 +550,7 @@ class Run:
             ending = await end_association(assoc, pending.timed_out, self.log)
             if ending is not None:
                 self.log.debug("ending the association before retrying: %s", describe(ending))
-        pending.deferred += [*(window.unanswered if window is not None else []), *rest]
+        pending.deferred += _left(window, rest)
         return pending
 
     async def _send_files(
@@ -603,16 +608,14 @@ class Run:
             # its release then fails (exit 1); the files left are reported failed here too
             log.info("Peer Aborted Association" if failure.peer_aborted else "Aborting Association")
             if not self.halt:
-                for path in [*(window.unanswered if window is not None else []), *rest]:
-                    finished = await self._send_one(assoc, path, None, None, None)
-                    self._record([finished], None, Round(), self.retry.retries + 1)
+                await self._fail_each(assoc, _left(window, rest), Round(), self.retry.retries + 1)
             return Round(self.exit_code() if self.halt else StorescuExit.FAILURE)
         if failure is not None and failure.association_lost:
             log.info("Aborting Association")  # done already: the peer has half a data set
             if self.halt:
                 log.error("Store SCU Failed: %s", failure.error)
                 return Round(StorescuExit.FAILURE)
-            return Round(rest=[*(window.unanswered if window is not None else []), *rest])
+            return Round(rest=_left(window, rest))
         if failure is not None:
             log.error("Store SCU Failed: %s", failure.error)
             log.info("Aborting Association")
@@ -748,6 +751,7 @@ def _share(
             return files
     if journal:
         job.journal = Journal(journal, peer)
+        job.send_options.file_state = True
         left = [path for path in files if not job.journal.already_stored(path)]
         if len(left) < len(files):
             log.info("skipping %d file(s) recorded as stored in journal %s", len(files) - len(left), journal)
