@@ -201,3 +201,25 @@ def test_instance_that_cannot_come_is_named(wide_scp, tmp_path):
     assert f"W: Sub-operation failed for SOP Instance {missing} ({PRIVATE}): SOP class unknown to getscu\n" in mine.stderr
     assert [p.name.split(".", 1)[1] for p in (tmp_path / "mine").iterdir()] == [_with_private()[0].SOPInstanceUID]
     assert mine.returncode == 1
+
+
+@pytest.mark.parametrize("level", ["SERIES", "IMAGE"])
+def test_survey_queries_coded_as_pydicom_codes_them(level):
+    """The survey's C-FIND queries one level down (coded without pydicom) are byte for byte
+    pydicom's coding of the same identifier; a value that is not ASCII is left to pydicom."""
+    from dimse.files.part10 import encode_dataset
+    from dimse.get import survey
+
+    keys = {"PatientID": "P 1", "StudyInstanceUID": "1.2.3", **({"SeriesInstanceUID": "1.2.3.4"} if level == "IMAGE" else {})}
+    query = survey._query(keys, level)
+    assert isinstance(query, survey.KeyIdentifier)
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level
+    for keyword, value in keys.items():
+        setattr(ds, keyword, value)
+    setattr(ds, survey.UNIQUE[level], "")
+    if level == "IMAGE":
+        ds.SOPClassUID = ""
+    for syntax in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1"):
+        assert encode_dataset(query, syntax) == encode_dataset(ds, syntax)
+    assert isinstance(survey._query({**keys, "PatientID": "Ünïcode"}, level), Dataset)

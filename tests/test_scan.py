@@ -178,3 +178,30 @@ def test_source_of_a_bare_data_set_is_checked_then_decoded(tmp_path):
     cut.write_bytes(bare.read_bytes()[:-100])
     with pytest.raises(BadDicomFile, match="premature end"):
         open_source(cut)
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["implicit", "explicit"])
+def test_top_level_values_are_pydicom_s(implicit):
+    """top_level_values (the survey's reader of C-FIND identifiers) finds the same top-level
+    values as pydicom, skips a sequence holding the same tags, and refuses truncated bytes."""
+    from pydicom.dataset import Dataset
+
+    from dimse.files.part10 import encode_dataset
+    from dimse.files.scan import top_level_values
+
+    ds = Dataset()
+    ds.PatientID = "ID 7"
+    ds.StudyInstanceUID = "1.2.3.4"
+    item = Dataset()
+    item.SOPClassUID = "9.9.9"
+    ds.ReferencedSOPSequence = [item]
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    syntax = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+    data = encode_dataset(ds, syntax)
+    tags = frozenset({0x00100020, 0x0020000D, 0x00080016, 0x0020000E})
+    found = top_level_values(data, implicit, True, tags)
+    assert found is not None
+    assert {t: v.rstrip(b"\0 ") for t, v in found.items()} == {
+        0x00100020: b"ID 7", 0x0020000D: b"1.2.3.4", 0x00080016: b"1.2.840.10008.5.1.4.1.1.2"
+    }
+    assert top_level_values(data[:-3], implicit, True, tags) is None

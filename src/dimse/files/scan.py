@@ -160,11 +160,23 @@ _ORDERS = {
 }
 
 
+_UID_TAGS = frozenset({SOP_CLASS, SOP_INSTANCE})
+
+
 def _fast_dataset(
-    buf: bytes, pos: int, end: int, implicit: bool, little: bool, depth: int, until_item_end: bool, found: dict[int, bytes]
+    buf: bytes,
+    pos: int,
+    end: int,
+    implicit: bool,
+    little: bool,
+    depth: int,
+    until_item_end: bool,
+    found: dict[int, bytes],
+    wanted: frozenset[int] = _UID_TAGS,
 ) -> int:
     """:meth:`_Walker.dataset` over bytes already in memory (a file's first 64 KB), with local
-    variables instead of method calls: the per-file cost of the check is mostly this loop."""
+    variables instead of method calls: the per-file cost of the check is mostly this loop.
+    The values of the top-level elements in ``wanted`` go to ``found``."""
     if depth > MAX_DEPTH:
         raise _NeedMore
     tag_of, u16, u32 = _ORDERS[little]
@@ -199,7 +211,7 @@ def _fast_dataset(
             continue
         if pos + length > end:
             raise _NeedMore
-        if depth == 0 and tag in (SOP_CLASS, SOP_INSTANCE):
+        if depth == 0 and tag in wanted:
             if pos + length > have:
                 raise _NeedMore
             found[tag] = buf[pos : pos + length]
@@ -231,6 +243,18 @@ def _fast_items(
             raise _NeedMore
         else:
             pos += length
+
+
+def top_level_values(data: bytes, implicit: bool, little: bool, tags: frozenset[int]) -> dict[int, bytes] | None:
+    """The raw values of the top-level elements ``tags`` of a data set held in memory (a C-FIND
+    identifier, say), read without decoding the rest; None when ``data`` is not a whole,
+    well-formed data set (the caller then asks pydicom, which says what is wrong)."""
+    found: dict[int, bytes] = {}
+    try:
+        _fast_dataset(data, 0, len(data), implicit, little, 0, False, found, tags)
+    except (_NeedMore, struct.error):
+        return None
+    return found
 
 
 def _text(found: dict[int, bytes], tag: int) -> str:

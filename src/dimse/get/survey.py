@@ -11,11 +11,14 @@ import logging
 from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from ..codes import Status
 from ..core.negotiation import build_request
 from ..errors import DimseError
+from ..files.part10 import decode_dataset
+from ..files.scan import top_level_values
+from ..move.identifier import QUERY_KEYS, KeyIdentifier
 from ..net.association import Association, Timeouts
 from ..uids import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -58,12 +61,12 @@ class Peer:
     request_options: dict[str, Any]
 
 
-async def survey(peer: Peer, get_class: str, identifier: Dataset, log: logging.Logger) -> list[Instance] | None:
+async def survey(peer: Peer, get_class: str, identifier: Query, log: logging.Logger) -> list[Instance] | None:
     """The instances ``identifier`` matches, or None when they cannot be learnt (no FIND model,
     refused, a failed C-FIND): getscu then proposes its default list, as DCMTK does.
     ``get_class`` is the retrieve model: a GET one (getscu) or a MOVE one (movescu --verify)."""
     find_class = FIND_MODELS.get(get_class)
-    level = str(identifier.get("QueryRetrieveLevel", "")).strip().upper()
+    level = _value(identifier, "QueryRetrieveLevel").strip().upper()
     if find_class is None or level not in LEVELS or (level == "PATIENT" and find_class != PATIENT_ROOT_FIND):
         return None
     rq = build_request(peer.calling, peer.called, [(find_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])],
@@ -91,70 +94,115 @@ async def survey(peer: Peer, get_class: str, identifier: Dataset, log: logging.L
     return instances
 
 
+#: keyword -> tag of the values the walk reads from each response (read without pydicom)
+_TAGS = {keyword: QUERY_KEYS[keyword][0] for keyword in (*UNIQUE.values(), "SOPClassUID")}
+_WANTED = frozenset(_TAGS.values())
+#: a query is coded without pydicom when it can be (see ``move.identifier``)
+Query = Union[KeyIdentifier, "Dataset"]
+
+
 async def _walk(
-    assoc: Association, find_class: str, identifier: Dataset, level: str, patient_root: bool
+    assoc: Association, find_class: str, identifier: Query, level: str, patient_root: bool
 ) -> list[Instance] | None:
     """The query's own level with the user's keys, then each level below with the unique keys
     found (hierarchical, as PS3.4 C.4.1.2.2 asks of a peer without relational queries)."""
-    first = deepcopy(identifier)
-    first.QueryRetrieveLevel = level
-    _ask(first, level)
     above = [name for name in LEVELS[: LEVELS.index(level)] if patient_root or name != "PATIENT"]
-    carried = {UNIQUE[name]: str(identifier.get(UNIQUE[name], "")) for name in above}
-    found = await _find(assoc, find_class, first)
+    carried = {UNIQUE[name]: _value(identifier, UNIQUE[name]) for name in above}
+    found = await _find(assoc, find_class, _first(identifier, level))
     if found is None:
         return None
-    nodes = [(_keys(carried, level, ds), ds) for ds in found]
+    nodes = [(_keys(carried, level, values), values) for values in found]
     for below in LEVELS[LEVELS.index(level) + 1 :]:
-        deeper: list[tuple[dict[str, str], Dataset]] = []
+        deeper: list[tuple[dict[str, str], dict[str, str]]] = []
         for keys, _ in nodes:
-            query = _query(keys, below)
-            results = await _find(assoc, find_class, query)
+            results = await _find(assoc, find_class, _query(keys, below))
             if results is None:
                 return None
-            deeper += [(_keys(keys, below, ds), ds) for ds in results]
+            deeper += [(_keys(keys, below, values), values) for values in results]
         nodes = deeper
     return [
         Instance(tuple((k, v) for k, v in keys.items() if k != "SOPInstanceUID"), keys["SOPInstanceUID"],
-                 str(ds.get("SOPClassUID", "") or ""))
-        for keys, ds in nodes
+                 values.get("SOPClassUID", ""))
+        for keys, values in nodes
         if keys.get("SOPInstanceUID")
     ]
 
 
-def _ask(query: Dataset, level: str) -> None:
-    """Ask for the level's unique key (and, at IMAGE level, the SOP class) where it is not given."""
-    for keyword in (UNIQUE[level], "SOPClassUID") if level == "IMAGE" else (UNIQUE[level],):
-        if keyword not in query:
-            setattr(query, keyword, "")
+def _asked(level: str) -> tuple[str, ...]:
+    """The keys a query at ``level`` asks for: the level's unique key (and, at IMAGE level,
+    the SOP class)."""
+    return (UNIQUE[level], "SOPClassUID") if level == "IMAGE" else (UNIQUE[level],)
 
 
-def _keys(carried: dict[str, str], level: str, ds: Dataset) -> dict[str, str]:
-    return {**carried, UNIQUE[level]: str(ds.get(UNIQUE[level], "") or "")}
+def _value(identifier: Query, keyword: str) -> str:
+    if isinstance(identifier, KeyIdentifier):
+        _, parts = identifier.elements.get(QUERY_KEYS[keyword][0], ("", None))
+        return "\\".join(parts) if parts else ""
+    return str(identifier.get(keyword, ""))
 
 
-def _query(keys: dict[str, str], level: str) -> Dataset:
+def _first(identifier: Query, level: str) -> Query:
+    """The user's identifier at ``level``, asking for what the walk needs."""
+    if isinstance(identifier, KeyIdentifier):
+        elements = dict(identifier.elements)
+        elements[QUERY_KEYS["QueryRetrieveLevel"][0]] = ("CS", [level])
+        for keyword in _asked(level):
+            tag, vr = QUERY_KEYS[keyword]
+            elements.setdefault(tag, (vr, None))
+        return KeyIdentifier([], elements)
+    first = deepcopy(identifier)
+    first.QueryRetrieveLevel = level
+    for keyword in _asked(level):
+        if keyword not in first:
+            setattr(first, keyword, "")
+    return first
+
+
+def _keys(carried: dict[str, str], level: str, values: dict[str, str]) -> dict[str, str]:
+    return {**carried, UNIQUE[level]: values.get(UNIQUE[level], "")}
+
+
+def _query(keys: dict[str, str], level: str) -> Query:
+    """The query one level down: coded here, or by pydicom for a value that is not ASCII."""
+    texts = {"QueryRetrieveLevel": level, **keys, **{k: "" for k in _asked(level) if k not in keys}}
+    if all(value.isascii() for value in texts.values()):
+        elements: dict[int, tuple[str, list[str] | None]] = {}
+        for keyword, value in texts.items():
+            tag, vr = QUERY_KEYS[keyword]
+            elements[tag] = (vr, value.split("\\") if value else None)
+        return KeyIdentifier([], elements)
     from pydicom.dataset import Dataset
 
     query = Dataset()
-    query.QueryRetrieveLevel = level
-    for keyword, value in keys.items():
+    for keyword, value in texts.items():
         setattr(query, keyword, value)
-    _ask(query, level)
     return query
 
 
-async def _find(assoc: Association, find_class: str, query: Dataset) -> list[Dataset] | None:
-    """The identifiers of one C-FIND, or None when its final status is not Success."""
+async def _find(assoc: Association, find_class: str, query: Query) -> list[dict[str, str]] | None:
+    """The walk's values of each identifier of one C-FIND, or None when its final status is
+    not Success."""
     found = []
-    async for rsp, identifier in assoc.find(query, find_class):
+    async for rsp, data, transfer_syntax in assoc.find_bytes(cast("Dataset", query), find_class):
         status = rsp.get("Status", Status.CANNOT_UNDERSTAND)
         if status in (Status.PENDING, 0xFF01):
-            if identifier is not None:
-                found.append(identifier)
+            if data is not None:
+                found.append(_values(data, transfer_syntax))
         elif status != Status.SUCCESS:
             return None
     return found
+
+
+def _values(data: bytes, transfer_syntax: str) -> dict[str, str]:
+    """The walk's values of one response identifier: read from the bytes when they are plain
+    ASCII in a native little-endian syntax (the rule), else decoded by pydicom."""
+    raw = None
+    if transfer_syntax in (ImplicitVRLittleEndian, ExplicitVRLittleEndian):
+        raw = top_level_values(data, transfer_syntax == ImplicitVRLittleEndian, True, _WANTED)
+    if raw is not None and all(value.isascii() for value in raw.values()):
+        return {keyword: raw[tag].decode("ascii").rstrip("\0 ") for keyword, tag in _TAGS.items() if tag in raw}
+    ds = decode_dataset(data, transfer_syntax)
+    return {keyword: str(ds.get(keyword, "") or "") for keyword in _TAGS}
 
 
 def class_groups(

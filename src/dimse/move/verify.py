@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 
 from ..files.part10 import BadDicomFile
 from ..get.survey import Instance, Peer, survey
-from .identifier import KeyIdentifier
 from .mover import MoveRequest, request_identifier
 from .requests import requests
 
@@ -31,8 +30,7 @@ async def holdings(
             identifier = request_identifier(query_file, keys)
         except BadDicomFile:
             return None
-        shown = identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
-        instances = await survey(peer, move_class, shown, log)
+        instances = await survey(peer, move_class, identifier, log)
         if instances is None:
             return None
         for instance in instances:

@@ -440,8 +440,16 @@ class Association(Driver):
     async def _query(
         self, command: Command, identifier: Dataset, on_store: StoreHandler | None = None
     ) -> AsyncIterator[tuple[Command, Dataset | None]]:
-        """The responses of a query up to the final one; with ``on_store`` (C-GET), the
-        C-STORE sub-operations that come between them are served."""
+        """The responses of a query up to the final one, identifiers decoded by pydicom."""
+        async for rsp, data, transfer_syntax in self._query_bytes(command, identifier, on_store):
+            yield rsp, (decode_dataset(data, transfer_syntax) if data is not None else None)
+
+    async def _query_bytes(
+        self, command: Command, identifier: Dataset, on_store: StoreHandler | None = None
+    ) -> AsyncIterator[tuple[Command, bytes | None, str]]:
+        """The responses of a query up to the final one, each with its identifier's bytes and
+        their transfer syntax; with ``on_store`` (C-GET), the C-STORE sub-operations that come
+        between them are served."""
         ctx = await self._send_query(command, identifier)
         while True:
             event = await self.next_event(self.timeouts.dimse, "DIMSE response", idle_reads_bounded=False)
@@ -449,9 +457,17 @@ class Association(Driver):
                 await self._sub_operation(event.context_id, event.command, on_store)
                 continue
             rsp, data = await self._as_response(event, command.MessageID, command.CommandField | 0x8000)
-            yield rsp, (decode_dataset(data, ctx.transfer_syntax) if data is not None else None)
+            yield rsp, data, ctx.transfer_syntax
             if status_class(rsp.get("Status", 0xC000)) != StatusClass.PENDING:
                 return
+
+    def find_bytes(
+        self, identifier: Dataset, sop_class: str, message_id: int | None = None
+    ) -> AsyncIterator[tuple[Command, bytes | None, str]]:
+        """C-FIND whose response identifiers are left undecoded: yields (response, bytes or
+        None, transfer syntax) until the final response (a caller that needs a few values of
+        many identifiers reads them without pydicom)."""
+        return self._query_bytes(c_find_rq(message_id or self.next_message_id(), sop_class), identifier)
 
     def find(
         self, identifier: Dataset, sop_class: str, message_id: int | None = None

@@ -236,14 +236,13 @@ async def _survey(settings: GetSettings, log: logging.Logger, tls_contexts: tls.
     return await survey(peer, settings.get.sop_class, identifier, log)
 
 
-def _identifier(request: MoveRequest) -> Dataset | None:
-    """The request's identifier as a data set (None: its query file cannot be read; the C-GET
-    then tells why, in DCMTK's words)."""
+def _identifier(request: MoveRequest) -> KeyIdentifier | Dataset | None:
+    """The request's identifier (None: its query file cannot be read; the C-GET then tells
+    why, in DCMTK's words)."""
     try:
-        identifier = request_identifier(*request)
+        return request_identifier(*request)
     except BadDicomFile:
         return None
-    return identifier.dataset() if isinstance(identifier, KeyIdentifier) else identifier
 
 
 def _name_failed(failed: list[str], missing: list[str], classes: dict[str, str], log: logging.Logger) -> None:
