@@ -35,6 +35,8 @@ LAYERS: dict[str, int] = {
     "tools": 7,
     "__init__": 8,
     "__main__": 8,
+    "launch": 8,
+    "_usage": 0,
 }
 #: old module paths kept as re-exports of their new place (README documents them)
 SHIMS = {"connection", "events", "pdu", "storage", "datasets"}
