@@ -2,7 +2,8 @@
 times each, ``--cancel``, and every response logged, written or printed in DCMTK's words.
 
 As in DCMTK 3.6.7 the ``-k`` keys are read per request, after the association is up (a bad key
-is logged there and the association aborted), and responses are numbered across the whole run
+is logged there and the association aborted) and applied in command-line order, sequence paths
+included (``move.keys.apply_paths``), and responses are numbered across the whole run
 (the final responses count too): ``--cancel n`` and the ``-X`` file names use that number.
 A request whose exchange failed ends the loop: the rest is not sent.
 """
@@ -16,7 +17,6 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, TextIO
 
 from ..cli.conditions import describe
-from ..cli.options import CommandLineError
 from ..codes import Status
 from ..core.commands import Command, c_find_rq
 from ..dcmtk import dumps
@@ -96,7 +96,7 @@ class Finder:
         """The query file with the keys applied (None after logging why it cannot be made)."""
         from pydicom.dataset import Dataset
 
-        from ..move.keys import apply_keys, load_query
+        from ..move.keys import apply_paths, load_query
 
         try:
             identifier = load_query(query_file) if query_file else Dataset()
@@ -115,7 +115,7 @@ class Finder:
             return None
         if query_file is None:
             identifier.set_original_encoding(False, True)  # DCMTK's dump says explicit VR for keys alone
-        return apply_keys(identifier, elements)
+        return apply_paths(identifier, elements)  # in command-line order: the rightmost key wins
 
     async def find(self, identifier: Dataset, query_file: str | None, again: bool) -> bool:
         """One C-FIND; returns False when the exchange failed."""
@@ -220,19 +220,14 @@ def _encoding_of(ds: Dataset) -> str:
 
 
 def _parse_keys(texts: Sequence[str]) -> list[DataElement]:
-    """The ``-k`` keys as elements; the first bad one raises with DCMTK's condition text."""
-    from ..move.identifier import split_key
-    from ..move.keys import parse_key
+    """The ``-k`` keys as elements (paths, as DCMTK's findscu reads them); the first bad one
+    raises with DCMTK's condition text."""
+    from ..move.keys import BadPath, parse_path
 
     elements = []
     for text in texts:
         try:
-            elements.append(parse_key(text))
-        except CommandLineError as exc:
-            _, name, _ = split_key(text)
-            if str(exc).startswith("bad key format"):
-                condition = f"0001:0019 Unable to parse tag/dictionary name at beginning of path: {name}"
-            else:
-                condition = "0001:0006 Corrupted data"
-            raise BadKey(text, condition) from None
+            elements.append(parse_path(text))
+        except BadPath as exc:
+            raise BadKey(text, exc.condition) from None
     return elements

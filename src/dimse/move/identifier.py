@@ -5,9 +5,10 @@ study or series needs a handful of short string elements.  ``KeyIdentifier.parse
 ``-k`` arguments when every key is one of the query/retrieve keys below with a value pydicom
 would accept without a warning, and the identifier is then coded here, byte for byte as
 pydicom writes it (``tests/test_move_identifier.py`` compares the two).  Anything else --
-unknown keys, sequences, values pydicom would warn about or convert, non-ASCII text, an
-unusual character set, the deflated syntax -- returns ``None`` or goes through pydicom
-(``move.keys`` for the keys, pydicom itself here for another syntax), imported only then.
+unknown keys, sequences and paths into them, values pydicom would warn about or convert,
+non-ASCII text, an unusual character set, the deflated syntax -- returns ``None`` or goes
+through pydicom (``move.keys`` for the keys, pydicom itself here for another syntax), imported
+only then.
 """
 
 from __future__ import annotations
@@ -111,8 +112,11 @@ def _valid(vr: str, part: str) -> bool:
 
 
 def _key(text: str) -> tuple[int, str, str] | None:
-    """(tag, VR, value) of one ``-k`` argument, or None when it is not a simple query key."""
+    """(tag, VR, value) of one ``-k`` argument, or None when it is not a simple query key
+    (a path into a sequence, ``gggg,eeee[0]...``, is ``move.keys``'s even when it starts with one)."""
     tag, name, value = split_key(text)
+    if "[" in name:
+        return None
     if tag is not None:
         vr = _BY_TAG.get(tag)
         return None if vr is None else (tag, vr, value)
