@@ -7,7 +7,6 @@ Most runs (scripts, pipes, any log level at info or below) draw no bar, and tqdm
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from typing import Any
 
@@ -33,6 +32,8 @@ def progress_bar(enabled: bool, **options: Any) -> Any:
     """A tqdm bar on stderr with ``options`` when ``enabled``, else a :class:`NoBar`."""
     if not enabled:
         return NoBar()
+    import shutil
+
     from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]  # no stubs shipped
 
     size = shutil.get_terminal_size((80, 24))  # a terminal may say 0x0; tqdm then draws nothing

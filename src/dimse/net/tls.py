@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 import ssl
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -322,6 +320,8 @@ def _load_crl(ctx: ssl.SSLContext, path: str, der: bool) -> bool:
         data = x509.load_der_x509_crl(data).public_bytes(Encoding.PEM)
     except ValueError:
         return False
+    import tempfile  # here, not at start-up: only a DER CRL needs it
+
     with tempfile.TemporaryDirectory(prefix="dimse-tls-") as tmp:
         pem = os.path.join(tmp, "crl.pem")
         with open(pem, "wb") as fp:
@@ -367,6 +367,9 @@ def _load_identity(ctx: ssl.SSLContext, settings: TLSSettings) -> None:
         serialization.Encoding.DER, spki
     ):
         raise TLSSetupError("000b:0006", f"Private key '{key_path}' and certificate '{cert_path}' do not match")
+    import secrets  # here, not at start-up (with tempfile ~15 ms): only an encrypted key needs them
+    import tempfile
+
     secret = secrets.token_bytes(32)
     with tempfile.TemporaryDirectory(prefix="dimse-tls-") as tmp:
         key_pem, chain_pem = os.path.join(tmp, "key.pem"), os.path.join(tmp, "chain.pem")

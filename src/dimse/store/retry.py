@@ -14,13 +14,16 @@ do not all come back at the same moment.
 
 from __future__ import annotations
 
-import random
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..codes import RejectResult
 from ..errors import AssociationAborted, AssociationRejected, NetworkTimeout, PeerRequestedRelease, UnknownHost
 from ..net.errors import ConnectionFailed, ConnectionLost
+
+if TYPE_CHECKING:
+    import random
 
 #: the longest wait between two attempts, in seconds
 MAX_WAIT = 300.0
@@ -60,4 +63,8 @@ class RetryPolicy:
         wait after the first attempt is about ``first_wait``)."""
         doublings = min(max(0, attempt - 1), 1000)  # 2.0 ** 1024 overflows; the cap is met long before
         base = min(self.max_wait, self.first_wait * 2.0**doublings)
-        return base * (1 + JITTER * (rng or random).random())
+        if rng is None:
+            import random  # here, not at start-up: only a retry waits
+
+            return base * (1 + JITTER * random.random())
+        return base * (1 + JITTER * rng.random())

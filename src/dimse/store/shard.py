@@ -9,7 +9,6 @@ every file exactly once together, with no coordinator; ``0/1`` is every file.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 
@@ -31,6 +30,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def shard_of(key: str, count: int) -> int:
     """A stable hash of ``key`` (the same on every host and Python version) modulo ``count``."""
+    import hashlib  # here, not at start-up (~10 ms): only --shard needs it
+
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "big") % count
 
