@@ -264,7 +264,7 @@ MALFORMED = {
     "empty": b"",
     "truncated element header": element(0x0100, b"\x30\x00") + b"\x00\x00\x10",
     "short trailing header": element(0x0100, b"\x30\x00") + b"\x00\x00\x10\x01",
-    "element outside group 0000": element(0x0100, b"\x30\x00") + struct.pack("<HHL", 0x0008, 0x0016, 2) + b"ab",
+    "element outside group 0000 overruns": element(0x0100, b"\x30\x00") + struct.pack("<HHL", 0x0008, 0x0058, 9) + b"ab",
     "element overruns": element(0x0100, b"\x30\x00") + struct.pack("<HHL", 0, 0x0110, 10) + b"\x01\x00",
     "huge element length": element(0x0100, b"\x30\x00") + struct.pack("<HHL", 0, 0x0110, 0xFFFFFFFF),
     "US of length 3": element(0x0100, b"\x30\x00\x00"),
@@ -280,6 +280,15 @@ MALFORMED = {
 def test_malformed_command_set_raises_protocol_error(raw):
     with pytest.raises(ProtocolError):
         decode_command(raw)
+
+
+def test_elements_outside_group_0000_are_skipped():
+    """An archive's data elements in a command set (Orthanc's (0008,0000) and Failed SOP Instance
+    UID List in a C-GET-RSP) are skipped, as DCMTK skips them; the command elements are read."""
+    raw = element(0x0100, b"\x10\x80") + element(0x0900, b"\x00\xb0")
+    raw += struct.pack("<HHL", 0x0008, 0x0000, 4) + b"\x0a\x00\x00\x00" + struct.pack("<HHL", 0x0008, 0x0058, 6) + b"1.2.3\0"
+    cmd = decode_command(raw)
+    assert (cmd.CommandField, cmd.Status) == (0x8010, 0xB000)
 
 
 def test_non_ascii_text_does_not_escape_as_unicode_error():

@@ -225,7 +225,12 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
             group, elem, length = _ELEMENT.unpack_from(data, pos)
             pos += 8
             if group != 0:
-                raise ProtocolError(f"element ({group:04x},{elem:04x}) is outside group 0000")
+                # Not a command element (PS3.7 6.3.1), but some archives put data there -- Orthanc
+                # its Failed SOP Instance UID List in a C-GET-RSP -- and DCMTK reads on: skipped.
+                if pos + length > end:
+                    raise ProtocolError(f"element ({group:04x},{elem:04x}) overruns the command set")
+                pos += length
+                continue
             if pos + length > end:
                 raise ProtocolError(f"element (0000,{elem:04x}) overruns the command set")
             tag = elem
