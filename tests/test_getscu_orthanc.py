@@ -238,28 +238,27 @@ def test_existing_file_side_by_side(archive, tmp_path):
 
 def test_bit_preserving_same_objects(archive, tmp_path):
     """DCMTK getscu and ours +B -v: the same lines; each object DCMTK wrote has its data set
-    equal in ours (matched by SOP Instance UID: the names differ, see below)."""
+    equal in ours (the same name: the SOP Instance UID)."""
     results = get_both(archive, tmp_path, ["-v", "+B", *study_keys(archive.study)])
     (theirs, their_out, their_lines), (mine, my_out, my_lines) = results["theirs"], results["mine"]
     assert mine.returncode == theirs.returncode == 0
     assert my_lines == their_lines
-    mine_by_uid = {p.name.split(".", 1)[1]: p for p in my_out.iterdir()}
+    mine_by_uid = {p.name: p for p in my_out.iterdir()}
     assert sorted(mine_by_uid) == sorted(p.name for p in their_out.iterdir())
     for path in their_out.iterdir():
         assert same_dataset(mine_by_uid[path.name], path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DCMTK's +B names a file by its SOP Instance UID alone; ours <modality>.<UID> "
-    "(scp.services.StoreServices has no naming hook for get.receiver to use)",
-)
 def test_bit_preserving_names(archive, tmp_path):
-    """DCMTK getscu and ours +B: the same file names."""
+    """DCMTK getscu and ours +B: the same file names (the SOP Instance UID alone); run again
+    into the same folder, the files are replaced without a warning, as DCMTK's are."""
     results = get_both(archive, tmp_path, ["+B", *study_keys(archive.study)])
-    assert sorted(p.name for p in results["mine"][1].iterdir()) == sorted(
-        p.name for p in results["theirs"][1].iterdir()
-    )
+    names = sorted(p.name for p in results["mine"][1].iterdir())
+    assert names and names == sorted(p.name for p in results["theirs"][1].iterdir())
+    assert all(not name.startswith("CT.") for name in names)
+    again = run([ours("getscu"), "-aec", "ORTHANC", "+B", "-od", str(results["mine"][1]), *study_keys(archive.study),
+                 "127.0.0.1", str(archive.port)], timeout=60)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
 
 
 # ------------------------------------------------------------------ Orthanc killed mid-retrieve

@@ -105,11 +105,11 @@ class StoreServices(Services):
         if self.ignore:
             return NullSink()
         try:
-            path = path_inside(self.output, object_filename(sop_class, sop_instance))
+            path = path_inside(self.output, self.object_name(sop_class, sop_instance))
         except UnsafeName as exc:
             self.log.error("refusing object: %s", exc)
             return STATUS_CANNOT_UNDERSTAND
-        if os.path.exists(path):
+        if self.warn_existing and os.path.exists(path):
             self.log.warning("DICOM file already exists, overwriting: %s", path)
         calling = assoc.conn.request_pdu.calling_ae if assoc.conn.request_pdu else ""
         prefix = meta_prefix(sop_class, sop_instance, ctx.transfer_syntax, calling) if self.write_meta else b""
@@ -118,6 +118,14 @@ class StoreServices(Services):
         except OSError as exc:
             self.log.error("cannot write DICOM file: %s: %s", path, exc.strerror or exc)
             return STATUS_OUT_OF_RESOURCES
+
+    #: whether an object replacing a file logs DCMTK's "already exists" warning
+    warn_existing = True
+
+    def object_name(self, sop_class: str, sop_instance: str) -> str:
+        """The received object's file name in the output folder (DCMTK's
+        ``<modality prefix>.<SOP Instance UID>``); raises UnsafeName for a UID that is not one."""
+        return object_filename(sop_class, sop_instance)
 
     def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         if not isinstance(sink, FileSink):  # --ignore: a NullSink, nothing kept

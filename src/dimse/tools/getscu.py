@@ -113,6 +113,7 @@ class GetSettings:
     storage_syntaxes: tuple[str, ...] = ()
     max_pdu: int = 16384
     learn: bool = True  # survey the study first (get.survey); --no-study-classes: DCMTK's list only
+    bit_preserving: bool = False  # +B: files named by SOP Instance UID alone, as DCMTK's getscu names them
 
     @property
     def rq(self) -> AssociateRQ:
@@ -148,6 +149,7 @@ def read_settings(parsed: Parsed) -> GetSettings:
         storage_syntaxes=storage_syntaxes,
         max_pdu=network.max_pdu(parsed),
         learn=not parsed.has("--no-study-classes"),
+        bit_preserving=storage_mode == "--bit-preserving",
         host=host,
         port=port,
         requests=requests,
@@ -195,6 +197,7 @@ async def _run(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLS
     instances = await _survey(settings, log, tls_contexts)
     groups = class_groups(instances, GETSCU_STORAGE_CLASSES, STORAGE_CLASSES)
     receiver = GetReceiver(settings.output, settings.ignore, False, log)
+    receiver.bit_preserving, receiver.warn_existing = settings.bit_preserving, not settings.bit_preserving
     receiver.sweep()
     try:
         rq = settings.rq if instances is None else settings.request(groups[0])
