@@ -111,6 +111,18 @@ def test_verbose_lines_side_by_side(archive, tmp_path, extra):  # noqa: F811
     _same_files(their_out, my_out)
 
 
+def test_rightmost_key_wins_side_by_side(archive, tmp_path):  # noqa: F811
+    """DCMTK getscu and ours, the study UID given twice (a bad one first): the rightmost wins in
+    both, the same -v lines and files."""
+    args = ["-v", "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3.999",
+            "-k", f"StudyInstanceUID={_MR.StudyInstanceUID}"]
+    results = get_both(archive, tmp_path, args)
+    (theirs, their_out), (mine, my_out) = results["theirs"], results["mine"]
+    assert mine.returncode == theirs.returncode == 0
+    assert mine.stderr.replace(str(my_out), "OUT") == theirs.stderr.replace(str(their_out), "OUT")
+    assert _same_files(their_out, my_out)
+
+
 def test_no_matches_side_by_side(archive, tmp_path):  # noqa: F811
     """DCMTK getscu and ours, a study that is not there, -v: exit 0, no files, the same lines."""
     results = get_both(archive, tmp_path, ["-v", "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3"])

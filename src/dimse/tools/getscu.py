@@ -137,7 +137,9 @@ def read_settings(parsed: Parsed) -> GetSettings:
     network.check_values(parsed)
     cancel = network.int_option(parsed, "--cancel", 0, 0)
     texts = [values[0] for values in parsed.all_values("--key")]
-    requests = query_requests(texts, parsed.params[2:])
+    # DCMTK's getscu applies the keys left to right, so the rightmost for a tag wins (movescu:
+    # the leftmost); the shared key layer keeps the first it meets
+    requests = query_requests(texts[::-1], parsed.params[2:])
     get_class = MODELS[parsed.winner(*MODELS) or "--patient"]
     query_syntaxes = tuple(proposal.from_options(parsed, PROPOSALS).transfer_syntaxes)
     storage_syntaxes = tuple(preferences.from_options(parsed))
