@@ -3,9 +3,8 @@
 "DCMTK findscu" is /usr/bin/findscu; "our findscu" is this package's console script.  Both run
 with the same arguments (``-W``, the default model) against one wlmscpfs serving the worklist
 below.  wlmscpfs answers the called AE title from the folder of that name: it is "QRSCP" so
-that ``test_findscu.both`` (which calls that title) drives both tools here too.  Normalised:
-only the lines of a sequence's contents in the identifier dumps, which ours does not print yet
-(docs/compatibility.md, "findscu: sequence keys").
+that ``test_findscu.both`` (which calls that title) drives both tools here too.  Nothing is
+normalised: the identifier dumps print the sequences' items, nested, as DCMTK's do.
 
 The path reader itself (``move.keys``) is tested at the end without a peer.
 """
@@ -13,7 +12,6 @@ The path reader itself (``move.keys``) is tested at the end without a peer.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,30 +143,36 @@ def test_worklist_extracted_files_side_by_side(worklist, tmp_path, name):
     assert found == expected
 
 
-def _shown(stderr: str) -> list[str]:
-    """stderr without what ours does not print yet: a sequence's items in a dump, and the
-    sequence's length (documented)."""
-    lines = []
-    for line in stderr.splitlines():
-        if re.match(r"I:   |I: \(fffe,e0dd\)", line):
-            continue
-        lines.append(re.sub(r"(\) SQ \(Sequence .*#)\s*\d+,", r"\1 LEN,", line))
-    return lines
-
-
 @pytest.mark.parametrize("level", ["", "-v"])
 @pytest.mark.parametrize("name", ["modality", "nested", "no-match"])
 def test_worklist_log_side_by_side(worklist, name, level):
-    """Both findscus at the default level and -v: the same lines (the request and response
-    blocks, sequences normalised as documented) and exit code."""
+    """Both findscus at the default level and -v: the same stderr, byte for byte (the request
+    and response blocks with the sequences' items and their lengths), and exit code."""
     args = [*([level] if level else []), *_args(QUERIES[name][0])]
     theirs, mine = both(worklist, args)
     assert (theirs.returncode, mine.returncode) == (0, 0), mine.stderr
-    assert _shown(mine.stderr) == _shown(theirs.stderr)
+    assert mine.stderr == theirs.stderr
     responses = len(QUERIES[name][1])
     assert mine.stderr.count("(Pending)") == responses
-    if level:
-        assert "I: (0040,0100) SQ (Sequence with explicit length #=1)" in mine.stderr  # the request's path
+    if name == "nested":  # each response's nested sequence, its length as received
+        assert mine.stderr.count("I:     (0040,0008) SQ (Sequence with explicit length #=1)      #  20, 1") == responses
+    if level:  # the request's path: built in memory, so its lengths are 0
+        assert "I: (0040,0100) SQ (Sequence with explicit length #=1)      #   0, 1 Sched" in mine.stderr
+
+
+@pytest.mark.parametrize(("proposal", "length"), [([], 46), (["-xi"], 42)], ids=["explicit", "implicit"])
+def test_worklist_repeat_side_by_side(worklist, proposal, length):
+    """Both findscus, -v --repeat 2, a nested path and an empty sequence, explicit or implicit
+    VR on the wire: the same stderr; the second request dump shows the identifier as sent
+    (values padded, sequence and item lengths as encoded in the association's transfer syntax,
+    which its header names) where the first shows DCMTK's in-memory 0s."""
+    keys = [*QUERIES["nested"][0], "ReferencedStudySequence"]
+    theirs, mine = both(worklist, ["-v", *proposal, "--repeat", "2", *_args(keys)])
+    assert (theirs.returncode, mine.returncode) == (0, 0), mine.stderr
+    assert mine.stderr == theirs.stderr
+    first, second = mine.stderr.split("Sending Find Request (MsgID 2)")
+    line = "I: (0040,0100) SQ (Sequence with explicit length #=1)      # {:>3}, 1 ScheduledProcedureStepSequence"
+    assert line.format(0) in first and line.format(length) in second
 
 
 def test_worklist_json_lines_match_dcmtk_files(worklist, tmp_path):

@@ -123,7 +123,7 @@ class Finder:
         context_id = ctx.context_id if ctx else 0
         network_syntax = ctx.transfer_syntax if ctx else LEE
         message_id = self.assoc.next_message_id()
-        self._log_request(message_id, identifier, context_id, again)
+        self._log_request(message_id, identifier, context_id, again, network_syntax)
         try:
             responses = self.assoc.find(identifier, self.options.sop_class, message_id)
             await self._responses(responses, message_id, context_id, network_syntax)
@@ -142,7 +142,11 @@ class Finder:
         self.result = FindResult.FAILED
         return False
 
-    def _log_request(self, message_id: int, identifier: Dataset, context_id: int, again: bool) -> None:
+    def _log_request(
+        self, message_id: int, identifier: Dataset, context_id: int, again: bool, network_syntax: str
+    ) -> None:
+        """DCMTK's request lines; a query sent before (``--repeat``) is dumped as DCMTK's encoder
+        left it: padded, explicit lengths, in the association's transfer syntax."""
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.info("Sending Find Request")
             command = c_find_rq(message_id, self.options.sop_class)
@@ -152,8 +156,11 @@ class Finder:
         else:
             self.log.info("Sending Find Request (MsgID %d)", message_id)
         if self.log.isEnabledFor(logging.INFO):
-            shown = padded_view(identifier) if again else identifier
-            self.log.info("Request Identifiers:\n%s", dump_identifier(shown, _encoding_of(identifier), raw=not again))
+            if again:
+                shown, syntax = padded_view(identifier, network_syntax), network_syntax
+            else:
+                shown, syntax = identifier, _encoding_of(identifier)
+            self.log.info("Request Identifiers:\n%s", dump_identifier(shown, syntax, raw=not again))
 
     async def _responses(
         self,

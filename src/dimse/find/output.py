@@ -18,8 +18,10 @@ from ..codes import Status
 from ..dcmtk import dumps
 from ..dcmtk.uid_names import ts_description
 from ..files.part10 import encode_dataset, meta_prefix
+from ..uids import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
 
 #: VRs whose value is text on the wire (what DCMTK prints with its padding)
@@ -64,22 +66,118 @@ def status_detail(dump: str, status: int) -> str:
     return dump.replace(marker, f"{marker}: {detail}", 1) if detail else dump
 
 
+#: VRs with a 4-byte length after two reserved bytes in an explicit VR element header
+_LONG_HEADER_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"}
+_UNDEFINED = 0xFFFFFFFF
+
+
+def _encoded_size(elem: DataElement, implicit: bool) -> int:
+    """Bytes an element takes encoded: its header and value, an undefined length's contents and
+    delimitation item included."""
+    header = 8 if implicit or elem.VR not in _LONG_HEADER_VRS else 12
+    if elem.VR != "SQ":
+        return header + dumps.value_length(elem)
+    if elem.is_undefined_length:
+        return header + _items_length(elem.value, implicit) + 8
+    return header + int(getattr(elem, dumps.DUMP_LENGTH, 0))
+
+
+def _item_length(item: Dataset, implicit: bool) -> int:
+    """What an explicit length item holds: its elements, encoded."""
+    return sum(_encoded_size(e, implicit) for e in item)
+
+
+def _items_length(items: list[Dataset], implicit: bool) -> int:
+    """A sequence's value length: each item's tag and length, its elements, its delimiter."""
+    return sum(
+        8 + _item_length(item, implicit) + (8 if item.is_undefined_length_sequence_item else 0) for item in items
+    )
+
+
+def _sequence(elem: DataElement, items: list[Dataset], undefined: bool, length: int | None) -> DataElement:
+    """The shown copy of a sequence: its items, DCMTK's length flag and length."""
+    from pydicom.dataelem import DataElement as PydicomElement
+
+    shown = PydicomElement(elem.tag, "SQ", items)
+    shown.is_undefined_length = undefined
+    if length is not None:
+        setattr(shown, dumps.DUMP_LENGTH, length)
+    return shown
+
+
+def _measure(items: list[Dataset], implicit: bool) -> None:
+    """Each item's length, as its elements take encoded (what an explicit length item holds)."""
+    for item in items:
+        setattr(item, dumps.DUMP_LENGTH, _item_length(item, implicit))
+
+
 def wire_view(ds: Dataset) -> Dataset:
-    """The identifier with each string element's value as received (padding kept), for the dump."""
+    """The identifier as received, for the dump, items included: each string element's value
+    with its padding, each element's and item's length and undefined lengths as on the wire, an
+    element of an implicit VR data set the dictionary does not know as DCMTK's ``??``.  What was
+    built in memory (``-k`` keys) keeps DCMTK's in-memory lengths: 0 for sequences and items."""
     from pydicom import config
-    from pydicom.dataelem import DataElement, RawDataElement
+    from pydicom.dataelem import RawDataElement, convert_raw_data_element
     from pydicom.dataset import Dataset as PydicomDataset
 
     shown = PydicomDataset()
+    shown.is_undefined_length_sequence_item = ds.is_undefined_length_sequence_item
     for tag in sorted(ds.keys()):
         raw = ds.get_item(tag)
+        received = raw if isinstance(raw, RawDataElement) else None
+        if received is not None and received.VR != "SQ" and isinstance(received.value, bytes):
+            with config.disable_value_validation():  # only its VR is wanted, the value stays raw
+                leaf = convert_raw_data_element(received, ds=ds)  # not kept: the source stays raw
+            if _kept_raw(received, leaf):
+                shown[tag] = _received_leaf(received, leaf)
+                continue
         elem = ds[tag]
-        if isinstance(raw, RawDataElement) and elem.VR in _TEXT_VRS and isinstance(raw.value, bytes) and raw.value:
-            text = raw.value.decode("latin-1")
-            shown[tag] = DataElement(tag, elem.VR, text, validation_mode=config.IGNORE)
-        else:
-            shown[tag] = elem
+        shown[tag] = _wire_sequence(elem, received, _implicit(ds)) if elem.VR == "SQ" else elem
+    if getattr(ds, "seq_item_tell", None) is not None:  # an item read off the wire: its length
+        setattr(shown, dumps.DUMP_LENGTH, _item_length(shown, _implicit(ds)))
     return shown
+
+
+def _implicit(ds: Dataset) -> bool:
+    return bool(getattr(ds, "original_encoding", (False,))[0])
+
+
+def _kept_raw(raw: RawDataElement, elem: DataElement) -> bool:
+    """Whether a received element is shown from its bytes: text, ``UN`` (DCMTK keeps an explicit
+    length one as it came) and unknown ones."""
+    return elem.VR in _TEXT_VRS or elem.VR == "UN" or raw.VR == "UN"
+
+
+def _wire_sequence(elem: DataElement, received: RawDataElement | None, implicit: bool) -> DataElement:
+    """A sequence as received: its length as on the wire; one converted before the dump (no raw
+    length left, pydicom reads an undefined length one at once) measured; one built in memory 0."""
+    items = [wire_view(item) for item in elem.value or []]
+    if received is not None:
+        undefined = received.length == _UNDEFINED
+        return _sequence(elem, items, undefined, None if undefined else received.length)
+    if elem.is_undefined_length:
+        return _sequence(elem, items, True, None)
+    read = elem.file_tell is not None
+    return _sequence(elem, items, False, _items_length(items, implicit) if read else 0)
+
+
+def _received_leaf(raw: RawDataElement, elem: DataElement) -> DataElement:
+    """A received non-sequence element (``elem``: its own conversion, not the data set's) as
+    DCMTK's network tools keep it (no data correction): text as it came, padding and odd lengths
+    included, ``UN`` kept as bytes (pydicom's guess of the VR not taken), ``??`` for an unknown
+    tag of an implicit VR data set."""
+    from pydicom import config
+    from pydicom.dataelem import DataElement as PydicomElement
+
+    data = raw.value or b""
+    if raw.VR == "UN" and elem.VR != "UN":
+        elem = PydicomElement(elem.tag, "UN", data, validation_mode=config.IGNORE)
+    elif raw.VR is None and elem.VR == "UN":
+        elem.VR = "??"  # dcmdata's name for a VR it could not look up
+    elif elem.VR in _TEXT_VRS:
+        setattr(elem, dumps.DUMP_TEXT, data.decode("latin-1"))  # the value pydicom made of it may not parse
+    setattr(elem, dumps.DUMP_LENGTH, len(data))
+    return elem
 
 
 def dump_identifier(ds: Dataset, transfer_syntax: str, raw: bool) -> str:
@@ -87,21 +185,31 @@ def dump_identifier(ds: Dataset, transfer_syntax: str, raw: bool) -> str:
     return dumps.dump_dataset(wire_view(ds) if raw else ds, ts_description(transfer_syntax))
 
 
-def padded_view(ds: Dataset) -> Dataset:
-    """The request identifier as DCMTK prints it once sent: odd-length strings padded (a UI with
-    a NUL, the rest with a space), as DCMTK's encoder leaves its copy."""
+def padded_view(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Dataset:
+    """The request identifier as DCMTK prints it once sent in ``transfer_syntax``: odd-length
+    strings padded (a UI with a NUL, the rest with a space), every sequence and item of explicit
+    length and their lengths as encoded, as DCMTK's encoder leaves its copy."""
+    return _padded(ds, transfer_syntax == ImplicitVRLittleEndian)
+
+
+def _padded(ds: Dataset, implicit: bool) -> Dataset:
     from pydicom import config
-    from pydicom.dataelem import DataElement
+    from pydicom.dataelem import DataElement as PydicomElement
     from pydicom.dataset import Dataset as PydicomDataset
 
     shown = PydicomDataset()
     for elem in ds:
         value = elem.value
-        if elem.VR in _TEXT_VRS and value not in (None, ""):
+        if elem.VR == "SQ":
+            items = [_padded(item, implicit) for item in value or []]
+            _measure(items, implicit)
+            shown[elem.tag] = _sequence(elem, items, False, _items_length(items, implicit))
+        elif elem.VR in _TEXT_VRS and value not in (None, ""):
             text = "\\".join(str(v) for v in value) if elem.VM > 1 else str(value)
             if len(text) % 2:
                 text += "\0" if elem.VR == "UI" else " "
-            shown[elem.tag] = DataElement(elem.tag, elem.VR, text, validation_mode=config.IGNORE)
+            shown[elem.tag] = PydicomElement(elem.tag, elem.VR, text, validation_mode=config.IGNORE)
+            setattr(shown[elem.tag], dumps.DUMP_TEXT, text)
         else:
             shown[elem.tag] = elem
     return shown
