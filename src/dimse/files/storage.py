@@ -217,7 +217,7 @@ def sweep_temporary(folder: str) -> int:
     return removed
 
 
-def _write_all(fd: int, *buffers: bytes | memoryview) -> None:
+def _write_all(fd: int, *buffers: bytes | bytearray | memoryview) -> None:
     """Write every byte of ``buffers``: a regular file takes them in one call; a short write
     (rare) is finished plainly."""
     written = os.writev(fd, buffers)
@@ -241,14 +241,19 @@ def sync_folder(folder: str) -> None:
         os.close(fd)
 
 
+#: the size of the writes a sink makes (a CT image in one or two, a small object in one)
+WRITE_SIZE = 256 << 10
+
+
 class FileSink:
     """Collects a data set in ``<dir>/.dimse-part/<host>-<pid>-<name>`` and renames it to
     ``<dir>/<name>`` on commit.
 
-    The pieces go to the file as they come, with no buffer of our own (a network piece is
-    already large: a PDU's worth), the meta header prefix in one vectored write with the
-    first piece.  A failed write (a full disk) drops the file and the rest of the data set,
-    and :meth:`commit` raises it: the peer gets a failure status, the association goes on."""
+    The pieces are gathered into one buffer and written :data:`WRITE_SIZE` bytes at a time
+    (a peer's PDUs are often 16 KB: one system call each cost more than the copy), the meta
+    header prefix first; a piece that large on its own, with nothing gathered, is written as
+    it is.  A failed write (a full disk) drops the file and the rest of the data set, and
+    :meth:`commit` raises it: the peer gets a failure status, the association goes on."""
 
     #: the acceptor walks the data set's structure on its way here (what is kept must be sound)
     check_structure = True
@@ -257,23 +262,34 @@ class FileSink:
         self.final_path = final_path
         self._final = os.fspath(final_path)
         self._fd, self._tmp = _create_temporary(self._final)
-        self._prefix = prefix
+        self._pending = bytearray(prefix)
         self.size = 0
         self.error: OSError | None = None
 
     def write(self, data: memoryview | bytes) -> None:
+        """Take one piece (a view the caller may reuse once this returns: it is copied or
+        written before)."""
         self.size += len(data)
         if self.error is not None:
             return
+        pending = self._pending
         try:
-            if self._prefix:
-                _write_all(self._fd, self._prefix, data)
-                self._prefix = b""
-            else:
+            if not pending and len(data) >= WRITE_SIZE:
                 _write_all(self._fd, data)
+                return
+            pending += data
+            if len(pending) >= WRITE_SIZE:
+                _write_all(self._fd, pending)
+                pending.clear()
         except OSError as exc:
             self.error = exc
             self.discard()
+
+    def _flush(self) -> None:
+        """Write what is gathered (the meta header alone for an empty data set)."""
+        if self._pending:
+            _write_all(self._fd, self._pending)
+            self._pending.clear()
 
     def commit(self) -> str | os.PathLike[str]:
         """Close and move into place; returns the final path (raises the OSError that
@@ -281,9 +297,7 @@ class FileSink:
         if self.error is not None:
             raise self.error
         try:
-            if self._prefix:  # an empty data set: the meta header alone
-                _write_all(self._fd, self._prefix)
-                self._prefix = b""
+            self._flush()
             os.close(self._fd)
             self._fd = -1
             os.replace(self._tmp, self._final)
@@ -295,6 +309,7 @@ class FileSink:
     def discard(self) -> None:
         """Drop what was received (and the temporary folder, if that leaves it empty); safe to
         call more than once."""
+        self._pending = bytearray()
         if self._fd >= 0:
             try:
                 os.close(self._fd)
@@ -342,9 +357,7 @@ class DurableFileSink(FileSink):
         return self.final_path
 
     def _commit_durably(self) -> None:
-        if self._prefix:  # an empty data set: the meta header alone
-            _write_all(self._fd, self._prefix)
-            self._prefix = b""
+        self._flush()
         _sync_data(self._fd)
         os.close(self._fd)
         self._fd = -1
