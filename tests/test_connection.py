@@ -1007,3 +1007,18 @@ def test_rejection_codes_are_enums_on_the_event_and_on_the_error():
     error = AssociationRejected(rj.result, rj.source, rj.reason)
     assert error.reason is RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED
     assert str(error) == "association rejected (result 1, source 2, reason 2)"
+
+
+def test_queued_abort_leaves_the_responses_ahead_of_it():
+    """A response and the peer's A-ABORT in one read: queued_abort names the abort without
+    taking anything, and the response is still the next event (a sender refused after the
+    abort still books the answer it got)."""
+    req, acc = pair()
+    acc.send_command(1, response_to(c_echo_rq(7), 0))
+    acc.abort()
+    transfer(acc, req)
+    found = req.queued_abort()
+    assert isinstance(found, ev.Aborted)
+    first = req.next_event()
+    assert isinstance(first, ev.CommandReceived) and first.command.MessageIDBeingRespondedTo == 7
+    assert req.next_event() is found and req.queued_abort() is None

@@ -310,6 +310,14 @@ class Connection:
         """The next indication or confirmation for the user, or None."""
         return self._events.popleft() if self._events else None
 
+    def queued_abort(self) -> ev.Aborted | None:
+        """The A-ABORT (or protocol failure) among the events not yet taken, left in place:
+        why a send was refused, while the responses queued ahead of it stay readable."""
+        for event in self._events:
+            if isinstance(event, ev.Aborted):
+                return event
+        return None
+
     @property
     def is_established(self) -> bool:
         return self.state == _STA6

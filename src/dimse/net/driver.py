@@ -315,11 +315,12 @@ class Driver:
 
     def _why_over(self, exc: LocalProtocolError) -> DimseError:
         """Why a send was refused by the connection (``exc``): the abort still queued -- a
-        peer's garbage or A-ABORT that arrived with the last response --; else, on an
+        peer's garbage or A-ABORT that arrived with the last response; left in the queue,
+        behind the responses that came first, which stay readable --; else, on an
         association already over, an AssociationOver saying why it ended; else ``exc``."""
-        while (event := self.conn.next_event()) is not None:
-            if isinstance(event, ev.Aborted):
-                return self.aborted_error(event)
+        event = self.conn.queued_abort()
+        if event is not None:
+            return self.aborted_error(event)
         if self.conn.state in (State.STA1, State.STA13):
             violation = self.conn.violation
             return AssociationOver(f"association already aborted: {violation}" if violation else "association is over")
