@@ -541,3 +541,29 @@ def test_parallel_associations(port, tmp_path):
     assert log.count("Association Received") == 3
     assert result.stderr.count("I: Requesting Association") == 3
     assert "I: Sent 9 of 9 files" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "status",
+    [0x0001, 0x0107, 0x0116, 0xB006, 0xB007, 0xA701, 0xA7FF, 0xA900, 0xA9AB, 0xC000, 0xCFFF, 0x0110, 0x0211, 0xFE00],
+    ids=lambda s: f"{s:04x}",
+)
+@pytest.mark.parametrize("verbosity", [[], ["-v"]], ids=["default", "verbose"])
+def test_status_lines_side_by_side(status_scp, status, verbosity):
+    """pynetdicom SCP answering <status> (warnings outside 0xBxxx, out-of-resources variants,
+    refused, cannot understand, other failures, cancel) -> DCMTK storescu and our storescu, -nh,
+    default and -v: the same stderr lines (status texts), the same exit code.  At -v two lines
+    differ by design (docs/compatibility.md): 3.6.7's "Converting transfer syntax: X -> X" for
+    an unchanged syntax, and our "Sent n of m files" summary."""
+    status_scp["status"] = status
+    args = [*verbosity, "-nh", "127.0.0.1", str(status_scp["port"]), str(CT_SMALL), str(MR_SMALL)]
+    theirs = run([dcmtk("storescu"), *args])
+    mine = run([ours("storescu"), *args])
+
+    def shown(stderr: str) -> list[str]:
+        return [line for line in stderr.splitlines() if "Converting transfer syntax" not in line
+                and not line.startswith("I: Sent ")]
+
+    assert shown(mine.stderr) == shown(theirs.stderr)
+    assert ("Converting transfer syntax" in mine.stderr) is False
+    assert mine.returncode == theirs.returncode
