@@ -221,3 +221,23 @@ def test_identifier_and_keys_read_the_key_syntax_once():
     assert identifier.split_key(" 0x0010 , 0x0020=ID=1") == (0x00100020, " 0x0010 , 0x0020", "ID=1")
     assert identifier.split_key("PatientID=") == (None, "PatientID", "")
     assert parse_keys(["0010,0020=ID=1"])[0].value == "ID=1"
+
+
+def test_which_key_wins_with_and_without_a_query_file(tmp_path):
+    """Two keys for one tag: movescu's requests keep the leftmost, getscu's (rightmost_wins)
+    the rightmost -- keys alone (coded without pydicom) and applied to a query file alike."""
+    from pydicom.dataset import Dataset
+
+    from dimse.move.mover import request_identifier
+    from dimse.move.requests import requests
+
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.save_as(tmp_path / "q.dcm", implicit_vr=True, little_endian=True, enforce_file_format=False)
+    texts = ["PatientID=LEFT", "PatientID=RIGHT"]
+    for files in ([], [str(tmp_path / "q.dcm")]):
+        for rightmost, expected in ((False, "LEFT"), (True, "RIGHT")):
+            ((query_file, keys),) = requests(texts, files, rightmost_wins=rightmost)
+            identifier = request_identifier(query_file, keys)
+            shown = identifier.dataset() if hasattr(identifier, "dataset") else identifier
+            assert shown.PatientID == expected, (files, rightmost)

@@ -16,6 +16,7 @@ import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms at start-up)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 #: the tools with console scripts (``dimse-demo`` has no DCMTK counterpart and no fast path)
@@ -65,28 +66,22 @@ def pydicom_version() -> str:
         return "unknown"
 
 
-def echoscu() -> int:
-    return _main("echoscu")
+def _entry(tool: str) -> Callable[[], int]:
+    """The console script ``tool`` (``[project.scripts]`` names these)."""
+
+    def script() -> int:
+        return _main(tool)
+
+    script.__name__ = script.__qualname__ = tool
+    return script
 
 
-def storescp() -> int:
-    return _main("storescp")
-
-
-def storescu() -> int:
-    return _main("storescu")
-
-
-def movescu() -> int:
-    return _main("movescu")
-
-
-def findscu() -> int:
-    return _main("findscu")
-
-
-def getscu() -> int:
-    return _main("getscu")
+echoscu = _entry("echoscu")
+storescp = _entry("storescp")
+storescu = _entry("storescu")
+movescu = _entry("movescu")
+findscu = _entry("findscu")
+getscu = _entry("getscu")
 
 
 def usage_texts() -> dict[str, str]:

@@ -252,7 +252,7 @@ def top_level_values(data: bytes, implicit: bool, little: bool, tags: frozenset[
     found: dict[int, bytes] = {}
     try:
         _fast_dataset(data, 0, len(data), implicit, little, 0, False, found, tags)
-    except (_NeedMore, struct.error):
+    except _NeedMore:
         return None
     return found
 

@@ -32,11 +32,12 @@ def is_valid_uid(value: str) -> bool:
     return 0 < len(value) <= 64 and _VALID_UID.fullmatch(value) is not None
 
 
-def object_filename(sop_class: str, sop_instance: str) -> str:
-    """DCMTK's name for a received object: ``<modality prefix>.<SOP Instance UID>``."""
+def object_filename(sop_class: str, sop_instance: str, prefixed: bool = True) -> str:
+    """DCMTK's name for a received object: ``<modality prefix>.<SOP Instance UID>`` (not
+    ``prefixed``: the UID alone, as DCMTK getscu's ``+B`` names it)."""
     if not is_valid_uid(sop_instance):
         raise UnsafeName(f"SOP Instance UID is not a valid UID: {sop_instance!r}")
-    return f"{modality_prefix(sop_class)}.{sop_instance}"
+    return f"{modality_prefix(sop_class)}.{sop_instance}" if prefixed else sop_instance
 
 
 def path_inside(directory: str | os.PathLike[str], name: str) -> str:

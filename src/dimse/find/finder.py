@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: DCMTK's condition for a query file it cannot read
 _UNREADABLE = "0001:000a I/O suspension or premature end of stream"
 #: the statuses that say more responses follow (Pending, Pending with unsupported optional keys)
-_PENDING = (Status.PENDING, 0xFF01)
+_PENDING = (Status.PENDING, Status.PENDING_WITH_WARNINGS)
 
 
 class FindResult(IntEnum):

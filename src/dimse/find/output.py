@@ -18,6 +18,7 @@ from ..codes import Status
 from ..dcmtk import dumps
 from ..dcmtk.uid_names import ts_description
 from ..files.part10 import encode_dataset, meta_prefix
+from ..files.scan import UNDEFINED
 from ..uids import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 if TYPE_CHECKING:
@@ -66,15 +67,12 @@ def status_detail(dump: str, status: int) -> str:
     return dump.replace(marker, f"{marker}: {detail}", 1) if detail else dump
 
 
-#: VRs with a 4-byte length after two reserved bytes in an explicit VR element header
-_LONG_HEADER_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"}
-_UNDEFINED = 0xFFFFFFFF
-
-
 def _encoded_size(elem: DataElement, implicit: bool) -> int:
     """Bytes an element takes encoded: its header and value, an undefined length's contents and
     delimitation item included."""
-    header = 8 if implicit or elem.VR not in _LONG_HEADER_VRS else 12
+    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32  # a 4-byte length after two reserved bytes
+
+    header = 8 if implicit or elem.VR not in EXPLICIT_VR_LENGTH_32 else 12
     if elem.VR != "SQ":
         return header + dumps.value_length(elem)
     if elem.is_undefined_length:
@@ -153,7 +151,7 @@ def _wire_sequence(elem: DataElement, received: RawDataElement | None, implicit:
     length left, pydicom reads an undefined length one at once) measured; one built in memory 0."""
     items = [wire_view(item) for item in elem.value or []]
     if received is not None:
-        undefined = received.length == _UNDEFINED
+        undefined = received.length == UNDEFINED
         return _sequence(elem, items, undefined, None if undefined else received.length)
     if elem.is_undefined_length:
         return _sequence(elem, items, True, None)

@@ -5,10 +5,11 @@ UID refused), with getscu's log lines."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ..core.commands import Command
 from ..core.connection import PresentationContext
-from ..files.storage import FileSink, UnsafeName, is_valid_uid
+from ..files.storage import FileSink, object_filename
 from ..move.receiver import MoveReceiver
 from ..net.association import Association
 from ..net.server import Sink
@@ -18,16 +19,16 @@ class GetReceiver(MoveReceiver):
     """The objects of the C-STORE sub-operations; the request lines are the getter's."""
 
     received_message = None
-    #: ``+B``: files named by the SOP Instance UID alone (DCMTK getscu's bit-preserving mode,
-    #: which also replaces a file without the warning: ``warn_existing``)
-    bit_preserving = False
+
+    def __init__(self, *args: Any, bit_preserving: bool = False, **kwargs: Any) -> None:
+        """``bit_preserving`` (``+B``): files named by the SOP Instance UID alone and replaced
+        without the "already exists" warning, as DCMTK getscu's bit-preserving mode does."""
+        super().__init__(*args, **kwargs)
+        self.bit_preserving = bit_preserving
+        self.warn_existing = not bit_preserving
 
     def object_name(self, sop_class: str, sop_instance: str) -> str:
-        if not self.bit_preserving:
-            return super().object_name(sop_class, sop_instance)
-        if not is_valid_uid(sop_instance):
-            raise UnsafeName(f"SOP Instance UID is not a valid UID: {sop_instance!r}")
-        return sop_instance
+        return object_filename(sop_class, sop_instance, prefixed=not self.bit_preserving)
 
     def store_done(self, assoc: Association, ctx: PresentationContext, command: Command, sink: Sink) -> int:
         status = super().store_done(assoc, ctx, command, sink)

@@ -39,6 +39,13 @@ UNIQUE = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "Series
 ROOM = 127
 
 
+#: keyword -> tag of the values the walk reads from each response (read without pydicom)
+_TAGS = {keyword: QUERY_KEYS[keyword][0] for keyword in (*UNIQUE.values(), "SOPClassUID")}
+_WANTED = frozenset(_TAGS.values())
+#: a query is coded without pydicom when it can be (see ``move.identifier``)
+Query = Union[KeyIdentifier, "Dataset"]
+
+
 @dataclass(frozen=True)
 class Instance:
     """One instance the query matches; ``sop_class`` is "" when the peer did not say."""
@@ -92,13 +99,6 @@ async def survey(peer: Peer, get_class: str, identifier: Query, log: logging.Log
         return None
     log.debug("Study survey: %d instances, %d SOP classes", len(instances), len({i.sop_class for i in instances}))
     return instances
-
-
-#: keyword -> tag of the values the walk reads from each response (read without pydicom)
-_TAGS = {keyword: QUERY_KEYS[keyword][0] for keyword in (*UNIQUE.values(), "SOPClassUID")}
-_WANTED = frozenset(_TAGS.values())
-#: a query is coded without pydicom when it can be (see ``move.identifier``)
-Query = Union[KeyIdentifier, "Dataset"]
 
 
 async def _walk(
@@ -185,7 +185,7 @@ async def _find(assoc: Association, find_class: str, query: Query) -> list[dict[
     found = []
     async for rsp, data, transfer_syntax in assoc.find_bytes(cast("Dataset", query), find_class):
         status = rsp.get("Status", Status.CANNOT_UNDERSTAND)
-        if status in (Status.PENDING, 0xFF01):
+        if status in (Status.PENDING, Status.PENDING_WITH_WARNINGS):
             if data is not None:
                 found.append(_values(data, transfer_syntax))
         elif status != Status.SUCCESS:

@@ -136,8 +136,10 @@ class KeyIdentifier:
         self.elements = elements
 
     @classmethod
-    def parse(cls, texts: Sequence[str]) -> KeyIdentifier | None:
-        """The keys as an identifier, or None when pydicom must build it (see the module doc)."""
+    def parse(cls, texts: Sequence[str], rightmost_wins: bool = False) -> KeyIdentifier | None:
+        """The keys as an identifier, or None when pydicom must build it (see the module doc).
+        Of two keys for a tag the leftmost is kept (DCMTK's movescu), or the rightmost
+        (``rightmost_wins``: DCMTK's getscu)."""
         elements: dict[int, tuple[str, list[str] | None]] = {}
         for text in texts:
             key = _key(text)
@@ -147,7 +149,10 @@ class KeyIdentifier:
             parts = value.split("\\") if value else None
             if parts is not None and not all(_valid(vr, part) for part in parts):
                 return None
-            elements.setdefault(tag, (vr, parts))  # DCMTK: the leftmost key for a tag wins
+            if rightmost_wins:
+                elements[tag] = (vr, parts)
+            else:
+                elements.setdefault(tag, (vr, parts))
         charset = elements.get(0x00080005)
         if charset is not None and charset[1] is not None:
             if len(charset[1]) != 1 or charset[1][0] not in _PLAIN_CHARSETS:

@@ -18,6 +18,7 @@ from ..codes import AssociationEnd
 from ..core.commands import Command
 from ..core.connection import PresentationContext
 from ..core.pdu import AssociateAC, AssociateRQ
+from ..dcmtk.texts import StatusClass, status_class
 from ..errors import DimseError
 from ..files.storage import FileSink, NullSink
 from ..net.association import Association
@@ -120,4 +121,4 @@ class MoveReceiver(StoreServices):
 
 def kept(status: object) -> bool:
     """A C-STORE status under which the object was kept: success or a warning (PS3.4 B.2.3)."""
-    return isinstance(status, int) and (status == 0 or 0xB000 <= status <= 0xBFFF or status in (0x0107, 0x0116))
+    return isinstance(status, int) and status_class(status) in (StatusClass.SUCCESS, StatusClass.WARNING)

@@ -11,11 +11,12 @@ from .identifier import KeyIdentifier
 from .mover import Keys, MoveRequest
 
 
-def requests(texts: Sequence[str], files: Sequence[str]) -> list[MoveRequest]:
+def requests(texts: Sequence[str], files: Sequence[str], rightmost_wins: bool = False) -> list[MoveRequest]:
     """(query file or None, keys) for each request.  Keys alone that ``KeyIdentifier`` can
     code need no pydicom (most of a tool's start-up); bad keys and unreadable files are
-    command-line errors."""
-    fast = KeyIdentifier.parse(texts) if texts and not files else None
+    command-line errors.  Of two keys for a tag the leftmost wins (DCMTK's movescu), or with
+    ``rightmost_wins`` the rightmost, paths applied left to right (DCMTK's getscu)."""
+    fast = KeyIdentifier.parse(texts, rightmost_wins) if texts and not files else None
     keys: Keys
     if fast is not None:
         keys = fast
@@ -23,6 +24,8 @@ def requests(texts: Sequence[str], files: Sequence[str]) -> list[MoveRequest]:
         from .keys import parse_keys
 
         keys = parse_keys(texts)
+        if rightmost_wins:  # ``apply_keys`` applies right to left: the rightmost key then comes last
+            keys.reverse()
     for path in files:
         if not os.access(path, os.R_OK) or os.path.isdir(path):
             raise CommandLineError(f"cannot access file: {path}")

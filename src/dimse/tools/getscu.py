@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..cli import network, preferences, tls
 from ..cli.app import add_max_pdu, add_output_directory, end_association, run
@@ -34,21 +33,16 @@ from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..dcmtk.uid_names import sop_class_name
 from ..errors import AssociationRejected, DimseError
-from ..files.part10 import BadDicomFile
 from ..get.contexts import GETSCU_STORAGE_CLASSES, contexts
 from ..get.getter import Getter
 from ..get.receiver import GetReceiver
-from ..get.survey import Instance, Peer, class_groups, survey
-from ..move.identifier import KeyIdentifier
-from ..move.mover import MoveOptions, MoveRequest, MoveResult, request_identifier
+from ..get.survey import Instance, Peer, class_groups
+from ..move.mover import MoveOptions, MoveRequest, MoveResult
 from ..move.options import retrieve_command_line
 from ..move.requests import requests as query_requests
-from ..move.verify import image_requests
+from ..move.verify import holdings, image_requests
 from ..net.association import Association, Timeouts
 from ..store import proposal
-
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
 
 
 class GetscuExit(IntEnum):
@@ -137,9 +131,7 @@ def read_settings(parsed: Parsed) -> GetSettings:
     network.check_values(parsed)
     cancel = network.int_option(parsed, "--cancel", 0, 0)
     texts = [values[0] for values in parsed.all_values("--key")]
-    # DCMTK's getscu applies the keys left to right, so the rightmost for a tag wins (movescu:
-    # the leftmost); the shared key layer keeps the first it meets
-    requests = query_requests(texts[::-1], parsed.params[2:])
+    requests = query_requests(texts, parsed.params[2:], rightmost_wins=True)  # as DCMTK's getscu
     get_class = MODELS[parsed.winner(*MODELS) or "--patient"]
     query_syntaxes = tuple(proposal.from_options(parsed, PROPOSALS).transfer_syntaxes)
     storage_syntaxes = tuple(preferences.from_options(parsed))
@@ -198,8 +190,7 @@ async def _run(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLS
     level on the others."""
     instances = await _survey(settings, log, tls_contexts)
     groups = class_groups(instances, GETSCU_STORAGE_CLASSES, STORAGE_CLASSES)
-    receiver = GetReceiver(settings.output, settings.ignore, False, log)
-    receiver.bit_preserving, receiver.warn_existing = settings.bit_preserving, not settings.bit_preserving
+    receiver = GetReceiver(settings.output, settings.ignore, False, log, bit_preserving=settings.bit_preserving)
     receiver.sweep()
     try:
         rq = settings.rq if instances is None else settings.request(groups[0])
@@ -233,21 +224,10 @@ async def _survey(settings: GetSettings, log: logging.Logger, tls_contexts: tls.
     """The instances of a single request (None: not learnt; DCMTK's default list is proposed)."""
     if not settings.learn or len(settings.requests) != 1 or settings.repeat != 1 or settings.get.cancel_after:
         return None
-    identifier = _identifier(settings.requests[0])
-    if identifier is None:
-        return None
     peer = Peer(settings.host, settings.port, settings.calling, settings.called, settings.max_pdu,
                 settings.timeouts, tls_contexts.request_options)
-    return await survey(peer, settings.get.sop_class, identifier, log)
-
-
-def _identifier(request: MoveRequest) -> KeyIdentifier | Dataset | None:
-    """The request's identifier (None: its query file cannot be read; the C-GET then tells
-    why, in DCMTK's words)."""
-    try:
-        return request_identifier(*request)
-    except BadDicomFile:
-        return None
+    # an unreadable query file gives None too: the C-GET then says why, in DCMTK's words
+    return await holdings(peer, settings.get.sop_class, settings.requests, log)
 
 
 def _name_failed(failed: list[str], missing: list[str], classes: dict[str, str], log: logging.Logger) -> None:
