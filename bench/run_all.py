@@ -20,6 +20,9 @@ Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
 - ``receive-small`` / ``receive-ct``: DCMTK's storescu sending to DCMTK's storescp and to ours;
 - ``receive-small-fsync``: the same as ``receive-small`` with ``--fsync`` on ours (each object on
   disk before its response; DCMTK's storescp has no such option and runs as in ``receive-small``);
+- ``defaults-small``: 200 of the small files with DCMTK's tools left to their defaults (no
+  ``TCP_NODELAY`` in the environment: DCMTK 3.6.7 then keeps Nagle's algorithm on): DCMTK's
+  storescu into DCMTK's storescp, DCMTK's storescu into ours, ours into DCMTK's storescp;
 - ``one-file``: 20 storescu calls in a row, one small file each, to DCMTK's storescp (a shell
   loop calling storescu once per file: start-up and association set-up dominate);
 - ``version``: ``storescu --version`` 20 times in a row (start-up alone);
@@ -52,9 +55,14 @@ from common import free_port, make_files, wait_port
 
 OUR_BIN = Path(sys.executable).parent
 DCMTK = {
-    tool: shutil.which(tool, path="/usr/bin") or tool for tool in ("storescu", "storescp", "movescu", "getscu", "dcmqrscp")
+    tool: shutil.which(tool, path="/usr/bin") or tool
+    for tool in ("storescu", "storescp", "movescu", "getscu", "dcmqrscp")
 }
 ENV = dict(os.environ, TCP_NODELAY="1")
+#: the environment of a user who has not heard of TCP_NODELAY (the defaults-small rows)
+DEFAULTS_ENV = {name: value for name, value in os.environ.items() if name != "TCP_NODELAY"}
+#: files of the defaults-small rows (each costs DCMTK's pair ~90 ms there)
+DEFAULTS_FILES = 200
 GNU_TIME = shutil.which("time", path="/usr/bin")
 
 
@@ -83,12 +91,12 @@ def _timed_command(args: list[str]) -> list[str]:
     return [GNU_TIME, "-f", "MAXRSS %M", *args] if GNU_TIME else args
 
 
-def timed(args: list[str], timeout: float) -> tuple[float, float, int, str]:
+def timed(args: list[str], timeout: float, env: dict[str, str] = ENV) -> tuple[float, float, int, str]:
     """Wall seconds, peak RSS (MB, GNU time), exit code and stderr tail of one command."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            _timed_command(args), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout
+            _timed_command(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         return timeout, float("nan"), -1, "timed out"
@@ -99,9 +107,9 @@ def timed(args: list[str], timeout: float) -> tuple[float, float, int, str]:
 class Receiver:
     """A server process under GNU time (its peak RSS is read when it is stopped)."""
 
-    def __init__(self, args: list[str], port: int) -> None:
+    def __init__(self, args: list[str], port: int, env: dict[str, str] = ENV) -> None:
         self.proc = subprocess.Popen(
-            _timed_command(args), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            _timed_command(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         wait_port(port)
 
@@ -149,14 +157,15 @@ def store_run(
     fork: bool,
     data: tuple[Path, int, float],
     timeout: float,
+    env: dict[str, str] = ENV,
 ) -> Row:
     """One sender against one fresh receiver; the sender's time and peak RSS."""
     folder, files, megabytes = data
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
     port = free_port()
-    server = Receiver(storescp(receiver, out, port, fork), port)
+    server = Receiver(storescp(receiver, out, port, fork), port, env)
     try:
-        seconds, rss, code, err = timed(sender(port), timeout)
+        seconds, rss, code, err = timed(sender(port), timeout, env)
         arrived = count(out)
     finally:
         server.stop()
@@ -253,7 +262,9 @@ def move_runs(
                 binary = DCMTK["movescu"] if tool == "dcmtk" else str(OUR_BIN / "movescu")
                 cmd = [binary, "-S", "-aet", aet, "-aec", "QRSCP", "--port", str(port), "-od", str(out), *keys]
             seconds, rss, code, err = timed([*cmd, "127.0.0.1", str(qr_port)], timeout)
-            row = Row(f"{kind}-ct", label_of(tool, f"{kind}scu"), round(seconds, 3), files, megabytes, rss, code, count(out))
+            row = Row(
+                f"{kind}-ct", label_of(tool, f"{kind}scu"), round(seconds, 3), files, megabytes, rss, code, count(out)
+            )
             row.note = err if code else ""
             runs[tool].append(row)
             shutil.rmtree(out, ignore_errors=True)
@@ -310,6 +321,18 @@ def big_runs(work: Path, megabytes: int, timeout: float) -> list[Row]:
     for r in rows:
         r.workload = f"big-{megabytes}MB"
     return rows
+
+
+def first_files(work: Path, data: tuple[Path, int, float], n: int) -> tuple[Path, int, float]:
+    """A folder of the first ``n`` files of a data set (hard links), with its count and size."""
+    folder, files, megabytes = data
+    subset = work / f"{folder.name}-first-{n}"
+    if not subset.exists():
+        subset.mkdir()
+        for path in sorted(folder.iterdir())[:n]:
+            os.link(path, subset / path.name)
+    taken = min(n, files)
+    return subset, taken, round(megabytes * taken / files, 2)
 
 
 def label_of(tool: str, name: str) -> str:
@@ -414,6 +437,29 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
         ]
         for row in interleaved(makers, args.repeat):
             emit(row)
+    if "defaults-small".startswith(wanted):
+        data = first_files(work, datasets["small"], DEFAULTS_FILES)
+        cases = [
+            ("DCMTK storescu -> DCMTK storescp", "dcmtk", "dcmtk"),
+            ("DCMTK storescu -> dimse storescp", "dcmtk", "dimse"),
+            ("dimse storescu -> DCMTK storescp", "dimse", "dcmtk"),
+        ]
+        makers = [
+            partial(
+                store_run,
+                "defaults-small",
+                label,
+                partial(storescu, tool, data[0]),
+                receiver,
+                False,
+                data,
+                args.timeout,
+                DEFAULTS_ENV,
+            )
+            for label, tool, receiver in cases
+        ]
+        for row in interleaved(makers, args.repeat):
+            emit(row)
     if "one-file".startswith(wanted):
         singles = sorted(datasets["small"][0].iterdir())[:CALLS]
         makers = []
@@ -428,7 +474,9 @@ def run_workloads(args: argparse.Namespace, work: Path) -> list[Row]:
         for tool in ("dcmtk", "dimse"):
             binary = DCMTK["storescu"] if tool == "dcmtk" else str(OUR_BIN / "storescu")
             commands = [[binary, "--version"]] * CALLS
-            makers.append(partial(calls_run, "version", f"{label_of(tool, 'storescu')} --version", commands, False, args.timeout))
+            makers.append(
+                partial(calls_run, "version", f"{label_of(tool, 'storescu')} --version", commands, False, args.timeout)
+            )
         for row in interleaved(makers, args.repeat):
             emit(row)
     if args.big_mb:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 
 import pytest
@@ -973,7 +972,7 @@ def test_events_are_frozen_and_share_one_base():
     assert slow == [ev.DataReceived(3, memoryview(b"ef"), False), ev.DataReceived(3, memoryview(b"gh"), True)]
     for event in (command, fast, *slow):
         assert isinstance(event, ev.Event)
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError):
             event.context_id = 5
     assert repr(fast).startswith("DataReceived(context_id=3, data=<memory at ")
 

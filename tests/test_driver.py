@@ -134,7 +134,8 @@ def test_ipv6_loopback(tmp_path):
 
 @pytest.mark.parametrize(("env", "expected"), [(None, 1), ("1", 1), ("0", 0)])
 def test_tcp_nodelay_follows_environment(monkeypatch, env, expected):
-    """TCP_NODELAY is on by default and off with TCP_NODELAY=0, as in DCMTK."""
+    """TCP_NODELAY is on by default and off with TCP_NODELAY=0 (DCMTK 3.6.7 reads the same
+    variable but leaves Nagle on when it is not set: docs/compatibility.md)."""
     if env is None:
         monkeypatch.delenv("TCP_NODELAY", raising=False)
     else:

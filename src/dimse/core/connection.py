@@ -21,7 +21,6 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -55,6 +54,7 @@ from .pdu import (
     encode,
     pdata_header,
 )
+from .record import FrozenRecord
 
 _INPUT_FOR_PDU = {
     A_ASSOCIATE_RQ: Input.EVT6,
@@ -142,13 +142,18 @@ class PeerProtocolError(ProtocolError):
         return _ABORT_REASONS.get(self.kind, AbortReason.INVALID_PDU_PARAMETER_VALUE)
 
 
-@dataclass(slots=True, frozen=True)
-class PresentationContext:
+class PresentationContext(FrozenRecord):
     """An accepted presentation context."""
 
+    __slots__ = ("context_id", "abstract_syntax", "transfer_syntax")
     context_id: int
     abstract_syntax: str
     transfer_syntax: str
+
+    def __init__(self, context_id: int, abstract_syntax: str, transfer_syntax: str) -> None:
+        object.__setattr__(self, "context_id", context_id)
+        object.__setattr__(self, "abstract_syntax", abstract_syntax)
+        object.__setattr__(self, "transfer_syntax", transfer_syntax)
 
 
 #: what an action is handed: the PDU received (Evt3 ... Evt16) or the one a primitive carries

@@ -1,68 +1,82 @@
 """What the sans-IO :class:`~dimse.core.connection.Connection` tells its user.
 
-Every event is a frozen dataclass deriving from :class:`Event`: a user tells them apart with
+Every event is a frozen record deriving from :class:`Event`: a user tells them apart with
 ``isinstance`` (or ``match``), and nothing downstream can change what the connection said.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..codes import AbortReason, AbortSource
 from .commands import Command
 from .pdu import AssociateAC, AssociateRJ, AssociateRQ
+from .record import FrozenRecord
+
+_set = object.__setattr__
 
 
-class Event:
+class Event(FrozenRecord):
     """Base of every event a Connection gives out (``next_event``)."""
 
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
 class AssociationRequested(Event):
     """A-ASSOCIATE indication: answer with ``accept`` or ``reject``."""
 
+    __slots__ = ("request",)
     request: AssociateRQ
 
+    def __init__(self, request: AssociateRQ) -> None:
+        _set(self, "request", request)
 
-@dataclass(frozen=True, slots=True)
+
 class AssociationAccepted(Event):
     """A-ASSOCIATE confirmation (accept)."""
 
+    __slots__ = ("accept",)
     accept: AssociateAC
 
+    def __init__(self, accept: AssociateAC) -> None:
+        _set(self, "accept", accept)
 
-@dataclass(frozen=True, slots=True)
+
 class AssociationRejected(Event):
     """A-ASSOCIATE confirmation (reject); the transport is to be closed.  (The exception a
     requestor raises for it is :class:`dimse.errors.AssociationRejected`.)"""
 
+    __slots__ = ("reject",)
     reject: AssociateRJ
 
+    def __init__(self, reject: AssociateRJ) -> None:
+        _set(self, "reject", reject)
 
-@dataclass(frozen=True, slots=True)
+
 class CommandReceived(Event):
     """A complete DIMSE command set; if ``command.has_dataset``, DataReceived events follow."""
 
+    __slots__ = ("context_id", "command")
     context_id: int
     command: Command
 
+    def __init__(self, context_id: int, command: Command) -> None:
+        _set(self, "context_id", context_id)
+        _set(self, "command", command)
 
-@dataclass(frozen=True, slots=True, init=False)
+
 class DataReceived(Event):
     """One fragment of a data set, in the context's transfer syntax; ``last`` ends it.
 
     ``data`` is a view of the bytes the connection was fed: use it (or copy it) before the
     buffer under it is reused."""
 
+    __slots__ = ("context_id", "data", "last")
     context_id: int
     data: memoryview
     last: bool
 
     def __init__(self, context_id: int, data: memoryview, last: bool) -> None:
-        # one is made for every PDU of a data set: filling the slots directly costs a third
-        # of the generated frozen __init__ (a generic object.__setattr__ per field)
+        # one is made for every PDU of a data set: the slots' own setters are a third
+        # cheaper than object.__setattr__ with a name
         _set_context_id(self, context_id)
         _set_data(self, data)
         _set_last(self, last)
@@ -73,17 +87,18 @@ _set_data = vars(DataReceived)["data"].__set__
 _set_last = vars(DataReceived)["last"].__set__
 
 
-@dataclass(frozen=True, slots=True)
 class ReleaseRequested(Event):
     """A-RELEASE indication: answer with ``release_response`` once nothing is outstanding."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class ReleaseConfirmed(Event):
     """A-RELEASE confirmation: the association is over."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class Aborted(Event):
     """A-ABORT or A-P-ABORT indication: the association is over.
 
@@ -92,7 +107,14 @@ class Aborted(Event):
     words what the peer did when that made the connection abort.
     """
 
+    __slots__ = ("source", "reason", "by_peer", "detail")
     source: AbortSource
     reason: AbortReason
     by_peer: bool
-    detail: str = ""
+    detail: str
+
+    def __init__(self, source: AbortSource, reason: AbortReason, by_peer: bool, detail: str = "") -> None:
+        _set(self, "source", source)
+        _set(self, "reason", reason)
+        _set(self, "by_peer", by_peer)
+        _set(self, "detail", detail)

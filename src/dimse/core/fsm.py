@@ -14,9 +14,10 @@ machine raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import NamedTuple
+
+from .record import FrozenRecord
 
 
 class State(IntEnum):
@@ -95,13 +96,17 @@ class Action(StrEnum):
     AA_8 = "AA-8"  # send A-ABORT (service provider), A-P-ABORT indication, start ARTIM
 
 
-@dataclass(frozen=True, slots=True)
-class ByRole:
+class ByRole(FrozenRecord):
     """A next state that depends on the role: AR-8 leads the requestor to Sta9, the acceptor
     to Sta10 (PS3.8 table 9-8)."""
 
+    __slots__ = ("requestor", "acceptor")
     requestor: State
     acceptor: State
+
+    def __init__(self, requestor: State, acceptor: State) -> None:
+        object.__setattr__(self, "requestor", requestor)
+        object.__setattr__(self, "acceptor", acceptor)
 
 
 class Transition(NamedTuple):

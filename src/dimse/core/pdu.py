@@ -1,4 +1,4 @@
-"""PS3.8 protocol data units: plain data classes and their exact wire form.
+"""PS3.8 protocol data units: plain value classes (records) and their exact wire form.
 
 Pure functions only: ``encode`` turns a PDU into bytes and ``decode_pdu`` turns the
 variable part of a received PDU back into one.  Whatever the bytes, decoding raises
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from ..codes import AbortReason, AbortSource, ContextResult, RejectReason, RejectResult, RejectSource
 from ..errors import EncodingError, PDUError
+from .record import Record
 
 # PDU types (PS3.8 9.3)
 A_ASSOCIATE_RQ = 0x01
@@ -65,140 +65,213 @@ ABSTRACT_SYNTAX_NOT_SUPPORTED = ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED
 TRANSFER_SYNTAXES_NOT_SUPPORTED = ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED
 
 
-@dataclass(slots=True)
-class RoleSelection:
+class RoleSelection(Record):
     """SCP/SCU role selection sub-item (0x54) for one SOP class."""
 
-    sop_class: str
-    scu_role: bool
-    scp_role: bool
+    __slots__ = ("sop_class", "scu_role", "scp_role")
+
+    def __init__(self, sop_class: str, scu_role: bool, scp_role: bool) -> None:
+        self.sop_class = sop_class
+        self.scu_role = scu_role
+        self.scp_role = scp_role
 
 
-@dataclass(slots=True)
-class SOPClassExtendedNegotiation:
+class SOPClassExtendedNegotiation(Record):
     """SOP class extended negotiation sub-item (0x56): opaque application information."""
 
-    sop_class: str
-    info: bytes
+    __slots__ = ("sop_class", "info")
+
+    def __init__(self, sop_class: str, info: bytes) -> None:
+        self.sop_class = sop_class
+        self.info = info
 
 
-@dataclass(slots=True)
-class SOPClassCommonExtendedNegotiation:
+class SOPClassCommonExtendedNegotiation(Record):
     """SOP class common extended negotiation sub-item (0x57)."""
 
-    sop_class: str
-    service_class: str
-    related_general_classes: list[str] = field(default_factory=list)
-    version: int = 0
+    __slots__ = ("sop_class", "service_class", "related_general_classes", "version")
+
+    def __init__(
+        self, sop_class: str, service_class: str, related_general_classes: list[str] | None = None, version: int = 0
+    ) -> None:
+        self.sop_class = sop_class
+        self.service_class = service_class
+        self.related_general_classes: list[str] = [] if related_general_classes is None else related_general_classes
+        self.version = version
 
 
-@dataclass(slots=True)
-class UserIdentityRQ:
+class UserIdentityRQ(Record):
     """User identity negotiation request (0x58): type 1 user, 2 user+password, 3 Kerberos,
     4 SAML, 5 JWT."""
 
-    identity_type: int
-    primary: bytes
-    secondary: bytes = b""
-    positive_response_requested: bool = False
+    __slots__ = ("identity_type", "primary", "secondary", "positive_response_requested")
+
+    def __init__(
+        self, identity_type: int, primary: bytes, secondary: bytes = b"", positive_response_requested: bool = False
+    ) -> None:
+        self.identity_type = identity_type
+        self.primary = primary
+        self.secondary = secondary
+        self.positive_response_requested = positive_response_requested
 
 
-@dataclass(slots=True)
-class UserIdentityAC:
+class UserIdentityAC(Record):
     """User identity negotiation response (0x59)."""
 
-    server_response: bytes = b""
+    __slots__ = ("server_response",)
+
+    def __init__(self, server_response: bytes = b"") -> None:
+        self.server_response = server_response
 
 
-@dataclass(slots=True)
-class UserInformation:
+class UserInformation(Record):
     """The user information item (0x50) and all its sub-items."""
 
-    max_length: int | None = 16384
-    implementation_class_uid: str = ""
-    implementation_version_name: str | None = None
-    async_ops: tuple[int, int] | None = None  # (invoked, performed)
-    roles: list[RoleSelection] = field(default_factory=list)
-    extended: list[SOPClassExtendedNegotiation] = field(default_factory=list)
-    common_extended: list[SOPClassCommonExtendedNegotiation] = field(default_factory=list)
-    user_identity_rq: UserIdentityRQ | None = None
-    user_identity_ac: UserIdentityAC | None = None
+    __slots__ = (
+        "max_length",
+        "implementation_class_uid",
+        "implementation_version_name",
+        "async_ops",
+        "roles",
+        "extended",
+        "common_extended",
+        "user_identity_rq",
+        "user_identity_ac",
+    )
+
+    def __init__(
+        self,
+        max_length: int | None = 16384,
+        implementation_class_uid: str = "",
+        implementation_version_name: str | None = None,
+        async_ops: tuple[int, int] | None = None,  # (invoked, performed)
+        roles: list[RoleSelection] | None = None,
+        extended: list[SOPClassExtendedNegotiation] | None = None,
+        common_extended: list[SOPClassCommonExtendedNegotiation] | None = None,
+        user_identity_rq: UserIdentityRQ | None = None,
+        user_identity_ac: UserIdentityAC | None = None,
+    ) -> None:
+        self.max_length = max_length
+        self.implementation_class_uid = implementation_class_uid
+        self.implementation_version_name = implementation_version_name
+        self.async_ops = async_ops
+        self.roles: list[RoleSelection] = [] if roles is None else roles
+        self.extended: list[SOPClassExtendedNegotiation] = [] if extended is None else extended
+        self.common_extended: list[SOPClassCommonExtendedNegotiation] = (
+            [] if common_extended is None else common_extended
+        )
+        self.user_identity_rq = user_identity_rq
+        self.user_identity_ac = user_identity_ac
 
 
-@dataclass(slots=True)
-class PresentationContextRQ:
+class PresentationContextRQ(Record):
     """A proposed presentation context: odd ID, one abstract syntax, transfer syntaxes."""
 
-    context_id: int
-    abstract_syntax: str
-    transfer_syntaxes: list[str]
+    __slots__ = ("context_id", "abstract_syntax", "transfer_syntaxes")
+
+    def __init__(self, context_id: int, abstract_syntax: str, transfer_syntaxes: list[str]) -> None:
+        self.context_id = context_id
+        self.abstract_syntax = abstract_syntax
+        self.transfer_syntaxes = transfer_syntaxes
 
 
-@dataclass(slots=True)
-class PresentationContextAC:
+class PresentationContextAC(Record):
     """The acceptor's answer for one context; ``transfer_syntax`` is meaningful on acceptance."""
 
-    context_id: int
-    result: ContextResult
-    transfer_syntax: str = ""
+    __slots__ = ("context_id", "result", "transfer_syntax")
+
+    def __init__(self, context_id: int, result: ContextResult, transfer_syntax: str = "") -> None:
+        self.context_id = context_id
+        self.result = result
+        self.transfer_syntax = transfer_syntax
 
 
-@dataclass(slots=True)
-class AssociateRQ:
-    called_ae: str
-    calling_ae: str
-    contexts: list[PresentationContextRQ]
-    user_info: UserInformation = field(default_factory=UserInformation)
-    application_context: str = APPLICATION_CONTEXT
-    protocol_version: int = 1
+class AssociateRQ(Record):
+    __slots__ = ("called_ae", "calling_ae", "contexts", "user_info", "application_context", "protocol_version")
+
+    def __init__(
+        self,
+        called_ae: str,
+        calling_ae: str,
+        contexts: list[PresentationContextRQ],
+        user_info: UserInformation | None = None,
+        application_context: str = APPLICATION_CONTEXT,
+        protocol_version: int = 1,
+    ) -> None:
+        self.called_ae = called_ae
+        self.calling_ae = calling_ae
+        self.contexts = contexts
+        self.user_info: UserInformation = UserInformation() if user_info is None else user_info
+        self.application_context = application_context
+        self.protocol_version = protocol_version
 
 
-@dataclass(slots=True)
-class AssociateAC:
-    called_ae: str
-    calling_ae: str
-    contexts: list[PresentationContextAC]
-    user_info: UserInformation = field(default_factory=UserInformation)
-    application_context: str = APPLICATION_CONTEXT
-    protocol_version: int = 1
+class AssociateAC(Record):
+    __slots__ = ("called_ae", "calling_ae", "contexts", "user_info", "application_context", "protocol_version")
+
+    def __init__(
+        self,
+        called_ae: str,
+        calling_ae: str,
+        contexts: list[PresentationContextAC],
+        user_info: UserInformation | None = None,
+        application_context: str = APPLICATION_CONTEXT,
+        protocol_version: int = 1,
+    ) -> None:
+        self.called_ae = called_ae
+        self.calling_ae = calling_ae
+        self.contexts = contexts
+        self.user_info: UserInformation = UserInformation() if user_info is None else user_info
+        self.application_context = application_context
+        self.protocol_version = protocol_version
 
 
-@dataclass(slots=True)
-class AssociateRJ:
-    result: RejectResult  # permanent, transient
-    source: RejectSource  # service user, provider (ACSE), provider (presentation)
-    reason: RejectReason  # its meaning depends on the source
+class AssociateRJ(Record):
+    __slots__ = ("result", "source", "reason")
+
+    def __init__(self, result: RejectResult, source: RejectSource, reason: RejectReason) -> None:
+        self.result = result  # permanent, transient
+        self.source = source  # service user, provider (ACSE), provider (presentation)
+        self.reason = reason  # its meaning depends on the source
 
 
-@dataclass(slots=True)
-class PDV:
+class PDV(Record):
     """One presentation data value: a fragment of a command or data set."""
 
-    context_id: int
-    is_command: bool
-    is_last: bool
-    data: bytes | memoryview
+    __slots__ = ("context_id", "is_command", "is_last", "data")
+
+    def __init__(self, context_id: int, is_command: bool, is_last: bool, data: bytes | memoryview) -> None:
+        self.context_id = context_id
+        self.is_command = is_command
+        self.is_last = is_last
+        self.data = data
 
 
-@dataclass(slots=True)
-class PDataTF:
-    pdvs: list[PDV]
+class PDataTF(Record):
+    __slots__ = ("pdvs",)
+
+    def __init__(self, pdvs: list[PDV]) -> None:
+        self.pdvs = pdvs
 
 
-@dataclass(slots=True)
-class ReleaseRQ:
-    pass
+class ReleaseRQ(Record):
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class ReleaseRP:
-    pass
+class ReleaseRP(Record):
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class Abort:
-    source: AbortSource = AbortSource.SERVICE_USER
-    reason: AbortReason = AbortReason.NOT_SPECIFIED  # meaningful when the provider aborts
+class Abort(Record):
+    __slots__ = ("source", "reason")
+
+    def __init__(
+        self,
+        source: AbortSource = AbortSource.SERVICE_USER,
+        reason: AbortReason = AbortReason.NOT_SPECIFIED,  # meaningful when the provider aborts
+    ) -> None:
+        self.source = source
+        self.reason = reason
 
 
 PDU = AssociateRQ | AssociateAC | AssociateRJ | PDataTF | ReleaseRQ | ReleaseRP | Abort

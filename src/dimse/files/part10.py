@@ -15,10 +15,10 @@ import os
 import stat
 import struct
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..core.record import FrozenRecord
 from ..errors import DimseError
 from ..uids import (
     IMPLEMENTATION_CLASS_UID,
@@ -95,18 +95,40 @@ def open_regular(path: str | Path) -> BinaryIO:
     return fp
 
 
-@dataclass(slots=True, frozen=True)
-class Part10Header:
+_set = object.__setattr__
+
+
+class Part10Header(FrozenRecord):
     """Where a Part 10 file's data set lies and what it is."""
 
+    __slots__ = ("path", "sop_class", "sop_instance", "transfer_syntax", "dataset_offset", "dataset_length", "head")
+    #: the file's first bytes as read for the meta group (all of a small file), else empty
+    UNCOMPARED = frozenset({"head"})
     path: str | Path
     sop_class: str
     sop_instance: str
     transfer_syntax: str
     dataset_offset: int
     dataset_length: int
-    #: the file's first bytes as read for the meta group (all of a small file), else empty
-    head: bytes = field(default=b"", repr=False, compare=False)
+    head: bytes
+
+    def __init__(  # noqa: PLR0913 (the header's fields, as read)
+        self,
+        path: str | Path,
+        sop_class: str,
+        sop_instance: str,
+        transfer_syntax: str,
+        dataset_offset: int,
+        dataset_length: int,
+        head: bytes = b"",
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "sop_class", sop_class)
+        _set(self, "sop_instance", sop_instance)
+        _set(self, "transfer_syntax", transfer_syntax)
+        _set(self, "dataset_offset", dataset_offset)
+        _set(self, "dataset_length", dataset_length)
+        _set(self, "head", head)
 
     @property
     def dataset_in_memory(self) -> memoryview | None:

@@ -222,7 +222,9 @@ class StructureChecker:
                 frames.pop()
                 return frames[-1]
             if tag != ITEM:
-                self.error = Garbled(f"parse error in sequence {_tag(frame[3])}: {_tag(tag)} instead of an item or its end")
+                self.error = Garbled(
+                    f"parse error in sequence {_tag(frame[3])}: {_tag(tag)} instead of an item or its end"
+                )
                 return None
             if depth > MAX_DEPTH:
                 self.error = Garbled("sequences nested too deeply")
