@@ -205,6 +205,9 @@ class RawSCP:
             try:
                 with sock:
                     sock.settimeout(WAIT)
+                    # no Nagle: a response it holds back for an acknowledgement would be
+                    # thrown away by the reset of a close with requests unread (an abort script)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self._one(sock)
             except BaseException as exc:  # seen by the test in __exit__
                 self._error = exc

@@ -99,6 +99,8 @@ class Channel(asyncio.BufferedProtocol):
         return self.transport is not None and self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.fd is not None and not self._eof:
+            self._read_remains(self.fd)
         self._eof = self._lost = True
         if exc is not None and self.error is None:
             self.error = exc
@@ -189,6 +191,19 @@ class Channel(asyncio.BufferedProtocol):
                 self._tcp.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
             except OSError:  # closed under us: the read finds out
                 self._tcp = None
+
+    def _read_remains(self, fd: int) -> None:
+        """What the socket still holds when the transport gives up on it (still open here).
+
+        A write that meets a reset (the peer closed with our requests unread) makes asyncio
+        drop the connection at once, while the peer's last PDUs -- the responses it did send,
+        its A-ABORT -- may still wait unread in the kernel: they are taken now, as far as the
+        buffer has room, so that no answered request is counted as unanswered."""
+        while not self._eof and self._end < len(self._buffer):
+            before = self._end
+            self._read_now(fd)
+            if self._end == before:
+                return
 
     def fail_read(self, exc: BaseException) -> None:
         """Make the read under way (and every later one) raise ``exc``: a timeout."""
