@@ -5,8 +5,6 @@ Bounded for CI: every test runs at most 200 examples and no example database is 
 
 from __future__ import annotations
 
-import dataclasses
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +42,7 @@ POLICY = AcceptorPolicy(ae_title="ANY-SCP", transfer_syntaxes={VERIFICATION: [IM
 TERMINAL = (ev.Aborted, ev.AssociationRejected)
 
 REQUEST = full_request("STORESCU", max_pdu=4096)
-ACCEPT = negotiate(REQUEST, dataclasses.replace(POLICY, max_pdu=4096))
+ACCEPT = negotiate(REQUEST, POLICY.replace(max_pdu=4096))
 assert isinstance(ACCEPT, AssociateAC)
 STORE = encode_command(c_store_rq(1, CT, "1.2.3.4"))
 PDATA_STORE = encode(
@@ -288,7 +286,7 @@ def established(requestor_side: bool) -> Connection:
     else:
         conn = acceptor()
         conn.receive_data(encode(REQUEST))
-        conn.accept(negotiate(conn.next_event().request, dataclasses.replace(POLICY, max_pdu=4096)))
+        conn.accept(negotiate(conn.next_event().request, POLICY.replace(max_pdu=4096)))
     assert conn.state == State.STA6
     conn.data_to_send()
     while conn.next_event() is not None:

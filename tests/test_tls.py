@@ -7,7 +7,6 @@ key, and DER copies.  Each test says which storescu/storescp runs (DCMTK's or ou
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import ssl
@@ -458,7 +457,7 @@ def test_movescu_asks_the_key_password_once_for_both_sides(pki, monkeypatch):
     asked = []
     monkeypatch.setattr(tls, "_prompt", lambda: asked.append(1) or "secret")
     real = tls.make_context  # whatever make_context does with the settings it is given
-    monkeypatch.setattr(tls, "make_context", lambda settings, warn: real(dataclasses.replace(settings), warn))
+    monkeypatch.setattr(tls, "make_context", lambda settings, warn: real(settings.replace(), warn))
     args = ["+tls", pki.client_key_encrypted, pki.client_cert, "+cf", pki.ca, "-k", "PatientID=1", "127.0.0.1", "104"]
     contexts = tls.TLSContexts(movescu.command_line().parse(args), "both", logging.getLogger("dimse.test"))
     assert asked == [1]

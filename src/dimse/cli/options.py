@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TextIO, overload
+
+from ..core.record import FrozenRecord, Record
+
+_set = object.__setattr__
 
 
 class CommandLineError(Exception):
@@ -26,28 +29,45 @@ class ExitRequest(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(FrozenRecord):
+    __slots__ = ("long", "short", "values", "help", "exclusive")
     long: str
     short: str | None
     values: tuple[str, ...]  # value descriptions, e.g. ("[a]etitle: string",)
     help: str
-    exclusive: bool = False
+    exclusive: bool
+
+    def __init__(  # noqa: PLR0913 (an option's description)
+        self, long: str, short: str | None, values: tuple[str, ...], help: str, exclusive: bool = False
+    ) -> None:
+        _set(self, "long", long)
+        _set(self, "short", short)
+        _set(self, "values", values)
+        _set(self, "help", help)
+        _set(self, "exclusive", exclusive)
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(FrozenRecord):
+    __slots__ = ("name", "help", "optional", "repeat")
     name: str
     help: str
-    optional: bool = False
-    repeat: bool = False
+    optional: bool
+    repeat: bool
+
+    def __init__(self, name: str, help: str, optional: bool = False, repeat: bool = False) -> None:
+        _set(self, "name", name)
+        _set(self, "help", help)
+        _set(self, "optional", optional)
+        _set(self, "repeat", repeat)
 
 
-@dataclass
-class _Group:
-    title: str
-    depth: int
-    options: list[Option] = field(default_factory=list)
+class _Group(Record):
+    __slots__ = ("title", "depth", "options")
+
+    def __init__(self, title: str, depth: int) -> None:
+        self.title = title
+        self.depth = depth
+        self.options: list[Option] = []
 
 
 def is_option(arg: str) -> bool:

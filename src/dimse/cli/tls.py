@@ -7,7 +7,6 @@ its C-MOVE association and its Storage SCP port use the same key, certificate an
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 import logging
 import ssl
@@ -247,9 +246,9 @@ class TLSContexts:
         # each side gets its own copy of the settings (make_context may complete them); the
         # password source is shared and asks once
         if role in ("client", "both"):
-            self.client = make_context(dataclasses.replace(base, server=False), log.warning)
+            self.client = make_context(base.replace(server=False), log.warning)
         if role in ("server", "both"):
-            self.server = make_context(dataclasses.replace(base, server=True), log.warning)
+            self.server = make_context(base.replace(server=True), log.warning)
 
     @property
     def request_options(self) -> dict[str, Any]:

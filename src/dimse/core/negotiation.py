@@ -9,7 +9,6 @@ not allow, is refused with "no reason (provider rejection)".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import codes
@@ -30,6 +29,7 @@ from .pdu import (
     UserIdentityRQ,
     UserInformation,
 )
+from .record import Record
 
 MAX_CONTEXTS = 128
 
@@ -61,8 +61,7 @@ def build_request(
     return AssociateRQ(called_ae, calling_ae, proposed, user_information(max_pdu, **user_info_extra))
 
 
-@dataclass
-class AcceptorPolicy:
+class AcceptorPolicy(Record):
     """What an acceptor agrees to.
 
     ``transfer_syntaxes`` maps each supported abstract syntax to its transfer syntaxes in
@@ -71,17 +70,40 @@ class AcceptorPolicy:
     title is not ``ae_title``.
     """
 
-    ae_title: str = "ANY-SCP"
-    transfer_syntaxes: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    any_abstract: Sequence[str] | None = None
-    check_called_ae: bool = False
-    max_pdu: int = 16384
-    async_ops: tuple[int, int] = (1, 1)
-    #: last word on a request that negotiated fine: return a reject to refuse it
-    vetting: Callable[[AssociateRQ], AssociateRJ | None] | None = None
-    #: user identity check: False rejects the association, bytes is the server response (sent
-    #: when the requestor asked for a positive response), True or None accepts without one
-    identity: Callable[[UserIdentityRQ], bytes | bool | None] | None = None
+    __slots__ = (
+        "ae_title",
+        "transfer_syntaxes",
+        "any_abstract",
+        "check_called_ae",
+        "max_pdu",
+        "async_ops",
+        "vetting",
+        "identity",
+    )
+
+    def __init__(  # noqa: PLR0913 (what an acceptor agrees to)
+        self,
+        ae_title: str = "ANY-SCP",
+        transfer_syntaxes: Mapping[str, Sequence[str]] | None = None,
+        any_abstract: Sequence[str] | None = None,
+        check_called_ae: bool = False,
+        max_pdu: int = 16384,
+        async_ops: tuple[int, int] = (1, 1),
+        vetting: Callable[[AssociateRQ], AssociateRJ | None] | None = None,
+        identity: Callable[[UserIdentityRQ], bytes | bool | None] | None = None,
+    ) -> None:
+        self.ae_title = ae_title
+        self.transfer_syntaxes: Mapping[str, Sequence[str]] = {} if transfer_syntaxes is None else transfer_syntaxes
+        self.any_abstract = any_abstract
+        self.check_called_ae = check_called_ae
+        self.max_pdu = max_pdu
+        self.async_ops = async_ops
+        #: last word on a request that negotiated fine: return a reject to refuse it
+        self.vetting = vetting
+        #: user identity check: False rejects the association, bytes is the server response
+        #: (sent when the requestor asked for a positive response), True or None accepts
+        #: without one
+        self.identity = identity
 
 
 def _reject(result: codes.RejectResult, source: codes.RejectSource, reason: codes.RejectReason) -> AssociateRJ:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
-    from typing import ClassVar
+    from typing import ClassVar, Self
 
 
 class Record:
@@ -24,16 +24,24 @@ class Record:
     #: fields that are not part of the value (left out of ``==`` and ``repr``)
     UNCOMPARED: ClassVar[frozenset[str]] = frozenset()
 
-    def values(self) -> tuple[object, ...]:
+    def field_values(self) -> tuple[object, ...]:
         """The fields that make the value, in ``__slots__`` order."""
         hidden = self.UNCOMPARED
         return tuple(getattr(self, name) for name in self.__slots__ if name not in hidden)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every field by name (``UNCOMPARED`` ones too)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def replace(self, **changes: object) -> Self:
+        """A copy with ``changes`` (a record's ``__init__`` takes its fields by name)."""
+        return type(self)(**(self.as_dict() | changes))
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
         assert isinstance(other, Record)
-        return self.values() == other.values()
+        return self.field_values() == other.field_values()
 
     def __repr__(self) -> str:
         hidden = self.UNCOMPARED
@@ -57,4 +65,4 @@ class FrozenRecord(Record):
         raise FrozenError(f"cannot delete field {name!r} of {type(self).__qualname__}")
 
     def __hash__(self) -> int:
-        return hash(self.values())
+        return hash(self.field_values())

@@ -13,7 +13,6 @@ it was opened (an outbox cleaner, ``+rn``) is still sent whole.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO
@@ -49,23 +48,32 @@ def reencodable(source: str, target: str) -> bool:
     return target == source or (source in NATIVE and target in NATIVE)
 
 
-@dataclass(eq=False)
 class Source:
-    """A file opened for sending: its transfer syntax and SOP UIDs, and either the data set as
-    it is on disk (``region``, or ``in_memory`` for a small file read whole) or the data set
-    decoded (``dataset``: a bare data set, or a file that had to be decoded to be checked or
-    changed).  Close it (or use it as a context manager) once it is sent."""
+    """A file opened for sending: its transfer syntax and SOP UIDs (DCMTK's storescu announces
+    these), and either the data set as it is on disk (``region``, or ``in_memory`` for a small
+    file read whole, with its Part 10 ``header``) or the data set decoded (``dataset``: a bare
+    data set, or a file that had to be decoded to be checked or changed).  Close it (or use it
+    as a context manager) once it is sent.  Two sources are equal only if they are the same."""
 
-    transfer_syntax: str
-    #: the SOP UIDs of the data set (DCMTK's storescu announces these)
-    sop_class: str
-    sop_instance: str
-    fp: BinaryIO | None
-    region: tuple[BinaryIO, int, int] | None = None
-    in_memory: memoryview | None = None
-    dataset: Dataset | None = None
-    #: the Part 10 header of a data set sent as it is on disk (``region``)
-    header: Part10Header | None = None
+    def __init__(  # noqa: PLR0913 (what was found opening the file)
+        self,
+        transfer_syntax: str,
+        sop_class: str,
+        sop_instance: str,
+        fp: BinaryIO | None,
+        region: tuple[BinaryIO, int, int] | None = None,
+        in_memory: memoryview | None = None,
+        dataset: Dataset | None = None,
+        header: Part10Header | None = None,
+    ) -> None:
+        self.transfer_syntax = transfer_syntax
+        self.sop_class = sop_class
+        self.sop_instance = sop_instance
+        self.fp = fp
+        self.region = region
+        self.in_memory = in_memory
+        self.dataset = dataset
+        self.header = header
 
     def close(self) -> None:
         if self.fp is not None:

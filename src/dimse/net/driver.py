@@ -14,7 +14,6 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +21,7 @@ from ..core import events as ev
 from ..core.commands import Command
 from ..core.connection import Connection
 from ..core.fsm import State
+from ..core.record import Record
 from ..errors import AssociationAborted, DimseError, LocalProtocolError, NetworkTimeout, ProtocolError
 from ..files.part10 import FILE_ERROR, PREMATURE_END, SourceChanged, file_error
 from .channel import Channel
@@ -33,14 +33,22 @@ SEND_CHUNK = 1 << 20
 _MAX_IOV = 512  # buffers per writev (IOV_MAX is 1024 on Linux)
 
 
-@dataclass
-class Timeouts:
+class Timeouts(Record):
     """Network timeouts in seconds (None: wait forever)."""
 
-    connect: float | None = None
-    acse: float | None = 30.0
-    dimse: float | None = None
-    socket: float | None = 60.0
+    __slots__ = ("connect", "acse", "dimse", "socket")
+
+    def __init__(
+        self,
+        connect: float | None = None,
+        acse: float | None = 30.0,
+        dimse: float | None = None,
+        socket: float | None = 60.0,
+    ) -> None:
+        self.connect = connect
+        self.acse = acse
+        self.dimse = dimse
+        self.socket = socket
 
 
 def as_limit(value: float | None) -> float | None:

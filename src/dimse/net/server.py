@@ -12,7 +12,6 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..codes import REASON_LOCAL_LIMIT, REJECT_TRANSIENT, SOURCE_PRESENTATION, AssociationEnd
@@ -141,35 +140,47 @@ class Services:
         return STATUS_CANNOT_UNDERSTAND
 
 
-@dataclass
 class Acceptor:
-    """Serves associations on accepted connections under ``policy`` with ``services``."""
+    """Serves associations on accepted connections under ``policy`` with ``services``.
 
-    policy: AcceptorPolicy
-    services: Services = field(default_factory=Services)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    #: called with each finished association task's outcome (tests, --exit-after)
-    on_finished: Callable[[], None] | None = None
-    #: host access control: called with the peer's address; False drops the connection
-    admit: Callable[[str], bool] | None = None
-    #: associations served at once (counted from their A-ASSOCIATE-RQ); one more is answered
-    #: A-ASSOCIATE-RJ transient / service provider (presentation) / local limit exceeded, so a
-    #: flood of peers cannot exhaust memory and file descriptors.  None: no limit
-    max_associations: int | None = 64
-    #: largest data set received (bytes); a bigger one is aborted (A-ABORT service provider,
-    #: reason not specified) and nothing is kept.  None: no limit (DICOM objects may be huge)
-    max_dataset_bytes: int | None = None
-    #: seconds a data set may take from its command to its last fragment; a slower one is
-    #: aborted like a too large one.  Stops a peer that trickles bytes just fast enough to beat
-    #: the socket timeout.  None: no limit (a large object on a slow link takes long)
-    dataset_time_limit: float | None = None
-    #: TLS: every connection starts with a handshake under this context (its failure is
-    #: logged and ends that connection only)
-    ssl: ssl_module.SSLContext | None = None
-    _active: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
-    _associations: int = field(default=0, init=False, repr=False)
-    #: a task per connection until it has started (the loop keeps only weak references)
-    _starting: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    ``on_finished`` is called with each finished association task's outcome (tests,
+    --exit-after); ``admit`` (host access control) with the peer's address: False drops the
+    connection.  ``max_associations``: associations served at once (counted from their
+    A-ASSOCIATE-RQ); one more is answered A-ASSOCIATE-RJ transient / service provider
+    (presentation) / local limit exceeded, so a flood of peers cannot exhaust memory and file
+    descriptors (None: no limit).  ``max_dataset_bytes``: largest data set received; a bigger
+    one is aborted (A-ABORT service provider, reason not specified) and nothing is kept (None:
+    no limit, DICOM objects may be huge).  ``dataset_time_limit``: seconds a data set may take
+    from its command to its last fragment; a slower one is aborted like a too large one, which
+    stops a peer that trickles bytes just fast enough to beat the socket timeout (None: no
+    limit).  ``ssl``: every connection starts with a handshake under this context (its failure
+    is logged and ends that connection only)."""
+
+    def __init__(  # noqa: PLR0913 (the acceptor's limits and hooks)
+        self,
+        policy: AcceptorPolicy,
+        services: Services | None = None,
+        timeouts: Timeouts | None = None,
+        on_finished: Callable[[], None] | None = None,
+        admit: Callable[[str], bool] | None = None,
+        max_associations: int | None = 64,
+        max_dataset_bytes: int | None = None,
+        dataset_time_limit: float | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
+        self.policy = policy
+        self.services: Services = Services() if services is None else services
+        self.timeouts: Timeouts = Timeouts() if timeouts is None else timeouts
+        self.on_finished = on_finished
+        self.admit = admit
+        self.max_associations = max_associations
+        self.max_dataset_bytes = max_dataset_bytes
+        self.dataset_time_limit = dataset_time_limit
+        self.ssl = ssl
+        self._active: set[asyncio.Task[None]] = set()
+        self._associations = 0
+        #: a task per connection until it has started (the loop keeps only weak references)
+        self._starting: set[asyncio.Task[None]] = set()
 
     @property
     def active(self) -> int:

@@ -12,7 +12,8 @@ import functools
 import os
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+
+from ..core.record import FrozenRecord, Record
 
 #: TLS 1.2 cipher suites DCMTK knows, RFC name -> OpenSSL name, weakest first
 CIPHER_SUITES: dict[str, str] = {
@@ -84,19 +85,34 @@ class TLSSetupError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A DICOM TLS security profile as DCMTK names it."""
+class Profile(FrozenRecord):
+    """A DICOM TLS security profile as DCMTK names it: its suites and protocol versions;
+    ``extensible``: extra suites (``+cs``) may be added; ``security_level``: the OpenSSL level
+    its suites need (retired profiles need 0)."""
 
+    __slots__ = ("name", "suites", "minimum", "maximum", "extensible", "security_level", "retired")
     name: str
     suites: tuple[str, ...]
-    minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
-    maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
-    #: extra suites (``+cs``) may be added
-    extensible: bool = True
-    #: OpenSSL security level needed for its suites (retired profiles need 0)
-    security_level: int | None = None
-    retired: bool = False
+    minimum: ssl.TLSVersion
+    maximum: ssl.TLSVersion
+    extensible: bool
+    security_level: int | None
+    retired: bool
+
+    def __init__(  # noqa: PLR0913 (a profile's description)
+        self,
+        name: str,
+        suites: tuple[str, ...],
+        minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+        maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+        extensible: bool = True,
+        security_level: int | None = None,
+        retired: bool = False,
+    ) -> None:
+        for slot, value in zip(
+            self.__slots__, (name, suites, minimum, maximum, extensible, security_level, retired), strict=True
+        ):
+            object.__setattr__(self, slot, value)
 
 
 PROFILES: dict[str, Profile] = {
@@ -172,30 +188,63 @@ def supported_suites() -> list[str]:
     return [name for name in CIPHER_SUITES if suite_supported(name)]
 
 
-@dataclass
-class TLSSettings:
-    """What a tool's TLS options ask for; :func:`make_context` turns it into an SSLContext."""
+class TLSSettings(Record):
+    """What a tool's TLS options ask for; :func:`make_context` turns it into an SSLContext.
 
-    server: bool = False
-    #: our own key and certificate (None: anonymous client)
-    key_file: str | None = None
-    cert_file: str | None = None
-    #: ``-der``: keys, certificates and CRLs are DER, not PEM
-    der: bool = False
-    #: key password: a string, or a callable asked only when the key is encrypted
-    password: str | Callable[[], str] | None = None
-    ca_files: list[str] = field(default_factory=list)
-    ca_dirs: list[str] = field(default_factory=list)
-    crl_files: list[str] = field(default_factory=list)
-    #: None, "leaf" or "chain"
-    crl_check: str | None = None
-    profile: str = "8996"
-    extra_suites: list[str] = field(default_factory=list)
-    #: "require" (-rc), "verify" (-vc, server only: check if present), "ignore" (-ic)
-    verification: str = "require"
-    dh_params: str | None = None
-    #: ALPN protocol offered/accepted ("dicom", as DCMTK 3.7.0)
-    alpn: Sequence[str] = ("dicom",)
+    ``key_file``/``cert_file``: our own key and certificate (None: anonymous client); ``der``:
+    keys, certificates and CRLs are DER, not PEM; ``password``: a string, or a callable asked
+    only when the key is encrypted; ``crl_check``: None, "leaf" or "chain"; ``verification``:
+    "require" (-rc), "verify" (-vc, server only: check if present) or "ignore" (-ic);
+    ``alpn``: the protocols offered/accepted ("dicom", as DCMTK 3.7.0)."""
+
+    __slots__ = (
+        "server",
+        "key_file",
+        "cert_file",
+        "der",
+        "password",
+        "ca_files",
+        "ca_dirs",
+        "crl_files",
+        "crl_check",
+        "profile",
+        "extra_suites",
+        "verification",
+        "dh_params",
+        "alpn",
+    )
+
+    def __init__(  # noqa: PLR0913 (every TLS option of DCMTK's tools)
+        self,
+        server: bool = False,
+        key_file: str | None = None,
+        cert_file: str | None = None,
+        der: bool = False,
+        password: str | Callable[[], str] | None = None,
+        ca_files: list[str] | None = None,
+        ca_dirs: list[str] | None = None,
+        crl_files: list[str] | None = None,
+        crl_check: str | None = None,
+        profile: str = "8996",
+        extra_suites: list[str] | None = None,
+        verification: str = "require",
+        dh_params: str | None = None,
+        alpn: Sequence[str] = ("dicom",),
+    ) -> None:
+        self.server = server
+        self.key_file = key_file
+        self.cert_file = cert_file
+        self.der = der
+        self.password = password
+        self.ca_files: list[str] = [] if ca_files is None else ca_files
+        self.ca_dirs: list[str] = [] if ca_dirs is None else ca_dirs
+        self.crl_files: list[str] = [] if crl_files is None else crl_files
+        self.crl_check = crl_check
+        self.profile = profile
+        self.extra_suites: list[str] = [] if extra_suites is None else extra_suites
+        self.verification = verification
+        self.dh_params = dh_params
+        self.alpn = alpn
 
 
 def make_context(settings: TLSSettings, warn: Callable[[str], None] = lambda _m: None) -> ssl.SSLContext:

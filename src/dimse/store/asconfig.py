@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from dataclasses import dataclass, field
 
 from ..core.negotiation import MAX_CONTEXTS
 from ..core.pdu import RoleSelection, SOPClassExtendedNegotiation
+from ..core.record import Record
 from ..dcmtk.uid_names import SOP_CLASS_NAMES, TRANSFER_SYNTAX_NAMES
 
 
@@ -45,19 +45,28 @@ def _normalize(name: str) -> str:
     return re.sub(r"[^A-Z0-9_-]", "", name.upper())
 
 
-@dataclass
-class _Entry:
-    value: str
-    line: int
+class _Entry(Record):
+    __slots__ = ("value", "line")
+
+    def __init__(self, value: str, line: int) -> None:
+        self.value = value
+        self.line = line
 
 
-@dataclass
-class Profile:
+class Profile(Record):
     """What one profile proposes: contexts in order, role items, extended negotiation items."""
 
-    contexts: list[tuple[str, list[str]]]
-    roles: list[RoleSelection] = field(default_factory=list)
-    extended: list[SOPClassExtendedNegotiation] = field(default_factory=list)
+    __slots__ = ("contexts", "roles", "extended")
+
+    def __init__(
+        self,
+        contexts: list[tuple[str, list[str]]],
+        roles: list[RoleSelection] | None = None,
+        extended: list[SOPClassExtendedNegotiation] | None = None,
+    ) -> None:
+        self.contexts = contexts
+        self.roles: list[RoleSelection] = [] if roles is None else roles
+        self.extended: list[SOPClassExtendedNegotiation] = [] if extended is None else extended
 
 
 class AssociationConfig:

@@ -10,9 +10,9 @@ import fnmatch
 import logging
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.record import FrozenRecord
 from ..dcmtk.modality import MODALITY_PREFIX
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..files.part10 import BadDicomFile, open_regular, read_part10_header
@@ -26,12 +26,16 @@ class InputError(Exception):
     """A fatal input problem (``F: ...``), exit code 1."""
 
 
-@dataclass(frozen=True)
-class ReadMode:
+class ReadMode(FrozenRecord):
     """``+f`` (file, falling back to a bare data set), ``+fo`` (file only), ``-f`` (data set only)."""
 
-    allow_file: bool = True
-    allow_dataset: bool = True
+    __slots__ = ("allow_file", "allow_dataset")
+    allow_file: bool
+    allow_dataset: bool
+
+    def __init__(self, allow_file: bool = True, allow_dataset: bool = True) -> None:
+        object.__setattr__(self, "allow_file", allow_file)
+        object.__setattr__(self, "allow_dataset", allow_dataset)
 
 
 def determine(params: list[str], scan: bool, pattern: str | None, recurse: bool, log: logging.Logger) -> list[str]:

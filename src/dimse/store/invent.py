@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from ..core.record import Record
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -33,19 +34,34 @@ _ATTRIBUTES = {
 }
 
 
-@dataclass
-class Inventor:
+class Inventor(Record):
     """Process-wide counters; each data set gets the current patient/study/series and a new image."""
 
-    images_per_series: int = 100
-    series_per_study: int = 50
-    studies_per_patient: int = 25
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("dimse.tools.storescu"))
-    image: int = 0
-    series: int = 0
-    study: int = 0
-    patient: int = 0
-    _values: dict[str, str] = field(default_factory=dict)
+    __slots__ = (
+        "images_per_series",
+        "series_per_study",
+        "studies_per_patient",
+        "log",
+        "image",
+        "series",
+        "study",
+        "patient",
+        "_values",
+    )
+
+    def __init__(
+        self,
+        images_per_series: int = 100,
+        series_per_study: int = 50,
+        studies_per_patient: int = 25,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.images_per_series = images_per_series
+        self.series_per_study = series_per_study
+        self.studies_per_patient = studies_per_patient
+        self.log = logging.getLogger("dimse.tools.storescu") if log is None else log
+        self.image = self.series = self.study = self.patient = 0
+        self._values: dict[str, str] = {}
 
     def _new_series(self) -> None:
         self._values["SeriesInstanceUID"] = generate_uid()

@@ -16,13 +16,12 @@ other lines are not journal lines is refused, never appended to.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import BinaryIO
+
+from ..core.record import FrozenRecord
 
 #: fsync after this many lines ...
 SYNC_EVERY = 100
@@ -41,6 +40,8 @@ def _torn(line: bytes) -> bool:
 
 
 def _parses(line: bytes) -> bool:
+    import json  # here: a run without --journal does not load json (~3 ms at start-up)
+
     try:
         json.loads(line)
     except ValueError:
@@ -65,12 +66,16 @@ class JournalError(Exception):
     """The journal cannot be read or written (one line for the user, exit code 1)."""
 
 
-@dataclass(frozen=True)
-class FileState:
+class FileState(FrozenRecord):
     """What identifies a file's content well enough to skip it: size and modification time."""
 
+    __slots__ = ("size", "mtime_ns")
     size: int
     mtime_ns: int
+
+    def __init__(self, size: int, mtime_ns: int) -> None:
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "mtime_ns", mtime_ns)
 
 
 def file_state(path: str) -> FileState | None:
@@ -89,6 +94,8 @@ def journal_key(path: str) -> str:
 def read_stored(path: str, peer: str | None = None) -> dict[str, FileState]:
     """The files an existing journal records as stored (at ``peer``, if given; a later line
     wins); empty if none."""
+    import json
+
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # /dev/zero would be read forever, a FIFO block
             raise JournalError(f"cannot use journal file: {path}: not a regular file")
@@ -170,6 +177,9 @@ class Journal:
     ) -> None:
         """One file's final outcome, written at once (``state``: the file as it was sent,
         read now when not given)."""
+        import json
+        from datetime import UTC, datetime
+
         state = state or file_state(path) or FileState(-1, -1)
         entry = {
             "path": journal_key(path),

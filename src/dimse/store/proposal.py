@@ -6,25 +6,35 @@ spec section 3.2-3.3).  One table for both requestors: movescu offers five of th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..cli.options import CommandLine, Parsed
+from ..core.record import FrozenRecord
 from ..uids import UNCOMPRESSED
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
 from ..uids import ExplicitVRBigEndian as BEE
 from ..uids import ExplicitVRLittleEndian as LEE
 from ..uids import ImplicitVRLittleEndian as LEI
 
+_set = object.__setattr__
 
-@dataclass(frozen=True)
-class ProposeOption:
-    """One ``--propose-*`` option: P (the preferred syntax) and whether F follows (spec 3.2)."""
 
+class ProposeOption(FrozenRecord):
+    """One ``--propose-*`` option: P (the preferred syntax) and whether F, the uncompressed
+    syntaxes, follow as fallbacks (spec 3.2)."""
+
+    __slots__ = ("short", "long", "help", "preferred", "with_fallbacks")
     short: str
     long: str
     help: str
     preferred: str
-    with_fallbacks: bool  # the uncompressed syntaxes follow as fallbacks
+    with_fallbacks: bool
+
+    def __init__(self, short: str, long: str, help: str, preferred: str, with_fallbacks: bool) -> None:  # noqa: PLR0913
+        _set(self, "short", short)
+        _set(self, "long", long)
+        _set(self, "help", help)
+        _set(self, "preferred", preferred)
+        _set(self, "with_fallbacks", with_fallbacks)
 
 
 _OPTIONS: tuple[tuple[str, str, str, str, bool], ...] = (
@@ -147,13 +157,18 @@ PROPOSE_LONGS = tuple(_BY_LONG)
 DEFAULT = "--propose-uncompr"
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(FrozenRecord):
     """P (preferred) and F (fallbacks) of spec 3.2, and whether to combine them (+C)."""
 
+    __slots__ = ("preferred", "fallbacks", "combine")
     preferred: str
     fallbacks: tuple[str, ...]
-    combine: bool = False
+    combine: bool
+
+    def __init__(self, preferred: str, fallbacks: tuple[str, ...], combine: bool = False) -> None:
+        _set(self, "preferred", preferred)
+        _set(self, "fallbacks", fallbacks)
+        _set(self, "combine", combine)
 
     def contexts_for(self, sop_class: str) -> list[tuple[str, list[str]]]:
         """The context(s) for one SOP class: P alone and F, or both in one (``+C``)."""

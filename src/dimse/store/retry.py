@@ -15,10 +15,10 @@ do not all come back at the same moment.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..codes import RejectResult
+from ..core.record import FrozenRecord
 from ..errors import AssociationAborted, AssociationRejected, NetworkTimeout, PeerRequestedRelease, UnknownHost
 from ..net.errors import ConnectionFailed, ConnectionLost
 
@@ -49,14 +49,19 @@ def transient_error(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(FrozenRecord):
     """``--retry n``: up to ``retries`` attempts after the first, the first of them after
     ``first_wait`` seconds."""
 
-    retries: int = 0
-    first_wait: float = DEFAULT_FIRST_WAIT
-    max_wait: float = MAX_WAIT
+    __slots__ = ("retries", "first_wait", "max_wait")
+    retries: int
+    first_wait: float
+    max_wait: float
+
+    def __init__(self, retries: int = 0, first_wait: float = DEFAULT_FIRST_WAIT, max_wait: float = MAX_WAIT) -> None:
+        object.__setattr__(self, "retries", retries)
+        object.__setattr__(self, "first_wait", first_wait)
+        object.__setattr__(self, "max_wait", max_wait)
 
     def wait(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1: the

@@ -16,11 +16,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..cli.conditions import PEER_ABORTED, describe
 from ..core.commands import Command, c_store_rq
 from ..core.connection import PresentationContext
+from ..core.record import FrozenRecord, Record
 from ..dcmtk.dumps import dump_command
 from ..dcmtk.modality import MODALITY_PREFIX, NOT_IN_DCMTK_367, modality_prefix
 from ..dcmtk.texts import StatusClass, status_class, store_status_text
@@ -39,27 +39,69 @@ SEND_FAILED = "0006:020e DIMSE Failed to send message"
 NO_CONTEXT = "0006:0208 DIMSE No valid Presentation Context ID"
 
 
-@dataclass
-class Outcome:
-    """What one store attempt came to."""
+class Outcome(Record):
+    """What one store attempt came to: the C-STORE-RSP ``status`` when the exchange worked, a
+    DCMTK-style condition text (``error``) when it did not; ``association_lost``: we aborted
+    it (the file changed while it was being sent); ``transient``: failed in a way that may not
+    recur (``--retry``: see store.retry); ``timed_out``: its response did not come in time (the
+    association is in doubt); ``attempts``: the attempt (association, with --retry) that gave
+    it; ``file_state``: the file as it was opened, (size, modification time in ns), for
+    ``--journal``."""
 
-    path: str
-    status: int | None = None  # the C-STORE-RSP status when the exchange worked
-    error: str | None = None  # DCMTK-style condition text when it did not
-    peer_aborted: bool = False
-    peer_released: bool = False
-    association_lost: bool = False  # we aborted it: the file changed while it was being sent
-    transient: bool = False  # failed in a way that may not recur (``--retry``: see store.retry)
-    timed_out: bool = False  # its response did not come in time (the association is in doubt)
-    context_id: int = 0
-    sop_class: str = ""
-    sop_instance: str = ""
-    transfer_syntax: str = ""
-    bytes: int = 0
-    milliseconds: float = 0.0
-    attempts: int = 1  # the attempt (association, with --retry) that gave this outcome
-    #: the file as it was opened to be sent: (size, modification time in ns), for --journal
-    file_state: tuple[int, int] | None = None
+    __slots__ = (
+        "path",
+        "status",
+        "error",
+        "peer_aborted",
+        "peer_released",
+        "association_lost",
+        "transient",
+        "timed_out",
+        "context_id",
+        "sop_class",
+        "sop_instance",
+        "transfer_syntax",
+        "bytes",
+        "milliseconds",
+        "attempts",
+        "file_state",
+    )
+
+    def __init__(  # noqa: PLR0913 (what a store attempt came to)
+        self,
+        path: str,
+        status: int | None = None,
+        error: str | None = None,
+        peer_aborted: bool = False,
+        peer_released: bool = False,
+        association_lost: bool = False,
+        transient: bool = False,
+        timed_out: bool = False,
+        context_id: int = 0,
+        sop_class: str = "",
+        sop_instance: str = "",
+        transfer_syntax: str = "",
+        bytes: int = 0,
+        milliseconds: float = 0.0,
+        attempts: int = 1,
+        file_state: tuple[int, int] | None = None,
+    ) -> None:
+        self.path = path
+        self.status = status
+        self.error = error
+        self.peer_aborted = peer_aborted
+        self.peer_released = peer_released
+        self.association_lost = association_lost
+        self.transient = transient
+        self.timed_out = timed_out
+        self.context_id = context_id
+        self.sop_class = sop_class
+        self.sop_instance = sop_instance
+        self.transfer_syntax = transfer_syntax
+        self.bytes = bytes
+        self.milliseconds = milliseconds
+        self.attempts = attempts
+        self.file_state = file_state
 
     @property
     def ok(self) -> bool:
@@ -75,15 +117,27 @@ class Outcome:
         return self.transient or transient_status(self.status)
 
 
-@dataclass
-class SendOptions:
-    mode: ReadMode = field(default_factory=ReadMode)
-    uid_padding: bool = False
-    prefer_deflate: bool = False
-    inventor: Inventor | None = None
-    transcoder: Transcoder = field(default_factory=Transcoder)
-    #: note each file's size and modification time as it is opened (``--journal`` records them)
-    file_state: bool = False
+class SendOptions(Record):
+    """How files are read and sent; ``file_state``: note each file's size and modification
+    time as it is opened (``--journal`` records them)."""
+
+    __slots__ = ("mode", "uid_padding", "prefer_deflate", "inventor", "transcoder", "file_state")
+
+    def __init__(  # noqa: PLR0913 (storescu's reading and sending options)
+        self,
+        mode: ReadMode | None = None,
+        uid_padding: bool = False,
+        prefer_deflate: bool = False,
+        inventor: Inventor | None = None,
+        transcoder: Transcoder | None = None,
+        file_state: bool = False,
+    ) -> None:
+        self.mode: ReadMode = ReadMode() if mode is None else mode
+        self.uid_padding = uid_padding
+        self.prefer_deflate = prefer_deflate
+        self.inventor = inventor
+        self.transcoder: Transcoder = Transcoder() if transcoder is None else transcoder
+        self.file_state = file_state
 
 
 def load(path: str, opts: SendOptions) -> Source:
@@ -168,13 +222,17 @@ class Dots:
             sys.stdout.flush()
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(FrozenRecord):
     """What is told of a data set's bytes as they go out: DCMTK's ``XMIT: ....`` dots and the
     progress bar (``on_bytes``, called with the size of each fragment)."""
 
+    __slots__ = ("dots", "on_bytes")
     dots: Dots
-    on_bytes: Callable[[int], object] | None = None
+    on_bytes: Callable[[int], object] | None
+
+    def __init__(self, dots: Dots, on_bytes: Callable[[int], object] | None = None) -> None:
+        object.__setattr__(self, "dots", dots)
+        object.__setattr__(self, "on_bytes", on_bytes)
 
     def fragment(self, size: int) -> None:
         self.dots.fragment(size)
@@ -371,14 +429,16 @@ def _answered(
     return outcome
 
 
-@dataclass
-class InFlight:
+class InFlight(Record):
     """A C-STORE sent whose response is still to come (asynchronous operations window)."""
 
-    outcome: Outcome
-    message_id: int
-    context_id: int
-    started: float
+    __slots__ = ("outcome", "message_id", "context_id", "started")
+
+    def __init__(self, outcome: Outcome, message_id: int, context_id: int, started: float) -> None:
+        self.outcome = outcome
+        self.message_id = message_id
+        self.context_id = context_id
+        self.started = started
 
 
 class StoreWindow:

@@ -8,9 +8,9 @@ pydicom's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.record import FrozenRecord
 from ..errors import DimseError
 from ..files.part10 import encode_dataset
 from ..files.pywarnings import logged
@@ -42,12 +42,16 @@ class TranscodeError(DimseError):
     """The data set cannot be brought into the wanted transfer syntax."""
 
 
-@dataclass(frozen=True)
-class Transcoder:
+class Transcoder(FrozenRecord):
     """``decompress`` is ``"lossless"`` (default), ``"lossy"`` or ``"never"``."""
 
-    decompress: str = "lossless"
-    deflate_level: int = 6
+    __slots__ = ("decompress", "deflate_level")
+    decompress: str
+    deflate_level: int
+
+    def __init__(self, decompress: str = "lossless", deflate_level: int = 6) -> None:
+        object.__setattr__(self, "decompress", decompress)
+        object.__setattr__(self, "deflate_level", deflate_level)
 
     def convert(self, ds: Dataset, source: str, target: str) -> bytes:
         """``ds`` (in ``source``) encoded in ``target``; may change ``ds`` (and, for lossy

@@ -9,12 +9,10 @@ writes a JSON record of every file.  Exit codes are DCMTK's (spec section 4.1).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
 from ..core.negotiation import MAX_CONTEXTS, build_request
 from ..core.pdu import AssociateRQ, UserIdentityRQ
+from ..core.record import Record
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORESCU_DEFAULT_CLASSES
 from ..errors import AssociationRejected, DimseError
@@ -288,21 +287,33 @@ def _rename(path: str, ok: bool, log: logging.Logger) -> str | None:
 _INTERNAL = ("peer_aborted", "peer_released", "association_lost", "context_id", "transient", "timed_out", "file_state")
 
 
-@dataclass
-class Round:
+class Round(Record):
     """What one association came to: the exit code that ends the run (None: go on), the
     files to send at once on a new association (``-nh``, after a file changed under us), and
-    those to try again after a wait (``--retry``), with why."""
+    those to try again after a wait (``--retry``), with why; ``timed_out``: a response did not
+    come in time (abort, do not release); ``held``: the outcomes of the deferred stores (booked
+    as they are if the run stops before a retry); ``progress``: a file was stored on this
+    association (a failure after it starts the count of attempts again)."""
 
-    code: int | None = None
-    rest: list[str] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)
-    reason: str = ""
-    timed_out: bool = False  # a response did not come in time: abort, do not release
-    #: the outcomes of the deferred stores (booked as they are if the run stops before a retry)
-    held: list[Outcome] = field(default_factory=list)
-    #: a file was stored on this association: a failure after it starts the count of attempts again
-    progress: bool = False
+    __slots__ = ("code", "rest", "deferred", "reason", "timed_out", "held", "progress")
+
+    def __init__(  # noqa: PLR0913 (what an association came to)
+        self,
+        code: int | None = None,
+        rest: list[str] | None = None,
+        deferred: list[str] | None = None,
+        reason: str = "",
+        timed_out: bool = False,
+        held: list[Outcome] | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.code = code
+        self.rest: list[str] = [] if rest is None else rest
+        self.deferred: list[str] = [] if deferred is None else deferred
+        self.reason = reason
+        self.timed_out = timed_out
+        self.held: list[Outcome] = [] if held is None else held
+        self.progress = progress
 
     def defer(self, outcome: Outcome) -> None:
         self.deferred.append(outcome.path)
@@ -650,7 +661,9 @@ class Run:
             "milliseconds": round(sum(o.milliseconds for o in self.outcomes), 3),
             "exit_code": int(exit_code),
         }
-        records = [{**{k: v for k, v in asdict(o).items() if k not in _INTERNAL}, "ok": o.ok} for o in self.outcomes]
+        records = [{**{k: v for k, v in o.as_dict().items() if k not in _INTERNAL}, "ok": o.ok} for o in self.outcomes]
+        import json  # here: only --report writes JSON
+
         Path(path).write_text(json.dumps({"summary": summary, "files": records}, indent=2) + "\n")
 
 
