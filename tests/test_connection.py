@@ -101,7 +101,7 @@ def pair(rq_max: int = 16384, ac_max: int = 16384, policy: AcceptorPolicy = POLI
     (requested,) = drain(acc)
     assert isinstance(requested, ev.AssociationRequested)
     assert requested.request == rq
-    answer = negotiate(requested.request, AcceptorPolicy(**{**policy.__dict__, "max_pdu": ac_max}))
+    answer = negotiate(requested.request, policy.replace(max_pdu=ac_max))
     assert isinstance(answer, AssociateAC)
     acc.accept(answer)
     assert acc.state == S.STA6
