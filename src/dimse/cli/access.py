@@ -15,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass
+
+from ..core.record import Record
 
 
 def _rules(path: str) -> list[tuple[list[str], list[str]]]:
@@ -56,10 +57,16 @@ def _match_list(words: list[str], matches) -> bool:
     return any(matches(word) for word in words)
 
 
-@dataclass
-class Client:
-    address: str
-    lookup: bool = True
+class Client(Record):
+    __slots__ = ("address", "lookup")
+
+    def __init__(
+        self,
+        address: str,
+        lookup: bool = True,
+    ) -> None:
+        self.address = address
+        self.lookup = lookup
 
     def name(self) -> str | None:
         if not self.lookup:

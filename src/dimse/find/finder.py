@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, TextIO
 
 from ..cli.conditions import describe
 from ..codes import Status
 from ..core.commands import Command, c_find_rq
+from ..core.record import FrozenRecord
 from ..dcmtk import dumps
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
 from ..files.part10 import BadDicomFile
@@ -54,16 +54,32 @@ class BadKey(Exception):
         self.condition = condition
 
 
-@dataclass(frozen=True)
-class FindOptions:
+class FindOptions(FrozenRecord):
     """How the requests are made and what is done with the responses (findscu's options)."""
 
-    sop_class: str  # the FIND SOP class of the information model (-W/-P/-S/-O)
-    keys: tuple[str, ...] = ()  # the -k texts, in command-line order
-    cancel_after: int = 0  # --cancel n: C-CANCEL after response n (0: never, as DCMTK's 0)
-    show: bool = True  # the identifiers go to the logger (+sr, or neither -sr nor an extract option)
-    files: ResponseFiles | None = None  # -X
-    json_out: TextIO | None = None  # --json: one line per identifier
+    __slots__ = ("sop_class", "keys", "cancel_after", "show", "files", "json_out")
+    sop_class: str
+    keys: tuple[str, ...]
+    cancel_after: int
+    show: bool
+    files: ResponseFiles | None
+    json_out: TextIO | None
+
+    def __init__(  # noqa: PLR0913
+        self,
+        sop_class: str,  # the FIND SOP class of the information model (-W/-P/-S/-O)
+        keys: tuple[str, ...] = (),  # the -k texts, in command-line order
+        cancel_after: int = 0,  # --cancel n: C-CANCEL after response n (0: never, as DCMTK's 0)
+        show: bool = True,  # the identifiers go to the logger (+sr, or neither -sr nor an extract option)
+        files: ResponseFiles | None = None,  # -X
+        json_out: TextIO | None = None,  # --json: one line per identifier
+    ) -> None:
+        object.__setattr__(self, "sop_class", sop_class)
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "cancel_after", cancel_after)
+        object.__setattr__(self, "show", show)
+        object.__setattr__(self, "files", files)
+        object.__setattr__(self, "json_out", json_out)
 
 
 class Finder:

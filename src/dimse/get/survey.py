@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from copy import deepcopy
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union, cast
 
 from ..codes import Status
 from ..core.negotiation import build_request
+from ..core.record import FrozenRecord
 from ..errors import DimseError
 from ..files.part10 import decode_dataset
 from ..files.scan import top_level_values
@@ -46,19 +46,29 @@ _WANTED = frozenset(_TAGS.values())
 Query = Union[KeyIdentifier, "Dataset"]
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(FrozenRecord):
     """One instance the query matches; ``sop_class`` is "" when the peer did not say."""
 
-    keys: tuple[tuple[str, str], ...]  # the unique keys above IMAGE level (PatientID, Study, Series)
+    __slots__ = ("keys", "uid", "sop_class")
+    keys: tuple[tuple[str, str], ...]
     uid: str
     sop_class: str
 
+    def __init__(
+        self,
+        keys: tuple[tuple[str, str], ...],  # the unique keys above IMAGE level (PatientID, Study, Series)
+        uid: str,
+        sop_class: str,
+    ) -> None:
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "uid", uid)
+        object.__setattr__(self, "sop_class", sop_class)
 
-@dataclass(frozen=True)
-class Peer:
+
+class Peer(FrozenRecord):
     """Where and how to associate (the C-GET's own parameters)."""
 
+    __slots__ = ("host", "port", "calling", "called", "max_pdu", "timeouts", "request_options")
     host: str
     port: int
     calling: str
@@ -66,6 +76,24 @@ class Peer:
     max_pdu: int
     timeouts: Timeouts
     request_options: dict[str, Any]
+
+    def __init__(  # noqa: PLR0913
+        self,
+        host: str,
+        port: int,
+        calling: str,
+        called: str,
+        max_pdu: int,
+        timeouts: Timeouts,
+        request_options: dict[str, Any],
+    ) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "calling", calling)
+        object.__setattr__(self, "called", called)
+        object.__setattr__(self, "max_pdu", max_pdu)
+        object.__setattr__(self, "timeouts", timeouts)
+        object.__setattr__(self, "request_options", request_options)
 
 
 async def survey(peer: Peer, get_class: str, identifier: Query, log: logging.Logger) -> list[Instance] | None:
@@ -76,8 +104,9 @@ async def survey(peer: Peer, get_class: str, identifier: Query, log: logging.Log
     level = _value(identifier, "QueryRetrieveLevel").strip().upper()
     if find_class is None or level not in LEVELS or (level == "PATIENT" and find_class != PATIENT_ROOT_FIND):
         return None
-    rq = build_request(peer.calling, peer.called, [(find_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])],
-                       peer.max_pdu)
+    rq = build_request(
+        peer.calling, peer.called, [(find_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])], peer.max_pdu
+    )
     try:
         assoc = await Association.request(peer.host, peer.port, rq, peer.timeouts, **peer.request_options)
     except (DimseError, OSError) as exc:
@@ -121,8 +150,11 @@ async def _walk(
             deeper += [(_keys(keys, below, values), values) for values in results]
         nodes = deeper
     return [
-        Instance(tuple((k, v) for k, v in keys.items() if k != "SOPInstanceUID"), keys["SOPInstanceUID"],
-                 values.get("SOPClassUID", ""))
+        Instance(
+            tuple((k, v) for k, v in keys.items() if k != "SOPInstanceUID"),
+            keys["SOPInstanceUID"],
+            values.get("SOPClassUID", ""),
+        )
         for keys, values in nodes
         if keys.get("SOPInstanceUID")
     ]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from ..cli.conditions import NO_CONTEXT, describe
 from ..codes import Status
 from ..core.commands import Command
+from ..core.record import FrozenRecord, Record
 from ..dcmtk import dumps
 from ..dcmtk.texts import move_status_text
 from ..errors import AssociationAborted, DimseError, PeerRequestedRelease
@@ -53,14 +53,22 @@ class MoveResult(IntEnum):
     FAILED = 2  # a final response with an error status, or an exchange that failed
 
 
-@dataclass
-class SubOperations:
+class SubOperations(Record):
     """The sub-operation counts of the latest C-MOVE response (PS3.7 C.4.2.1.2)."""
 
-    remaining: int = 0
-    completed: int = 0
-    failed: int = 0
-    warning: int = 0
+    __slots__ = ("remaining", "completed", "failed", "warning")
+
+    def __init__(
+        self,
+        remaining: int = 0,
+        completed: int = 0,
+        failed: int = 0,
+        warning: int = 0,
+    ) -> None:
+        self.remaining = remaining
+        self.completed = completed
+        self.failed = failed
+        self.warning = warning
 
     @property
     def done(self) -> int:
@@ -75,14 +83,26 @@ _COUNTS = {
 }
 
 
-@dataclass(frozen=True)
-class MoveOptions:
+class MoveOptions(FrozenRecord):
     """How the requests are made (from movescu's options)."""
 
-    sop_class: str  # the MOVE SOP class of the information model (-P/-S/-O)
-    destination: str  # -aem (movescu's default: its own calling AE title)
-    cancel_after: int = 0  # --cancel n: C-CANCEL after the n-th pending response (0: never)
-    pending_read: bool = False  # -pr: how the warning for a data set after a pending response reads
+    __slots__ = ("sop_class", "destination", "cancel_after", "pending_read")
+    sop_class: str
+    destination: str
+    cancel_after: int
+    pending_read: bool
+
+    def __init__(
+        self,
+        sop_class: str,  # the MOVE SOP class of the information model (-P/-S/-O)
+        destination: str,  # -aem (movescu's default: its own calling AE title)
+        cancel_after: int = 0,  # --cancel n: C-CANCEL after the n-th pending response (0: never)
+        pending_read: bool = False,  # -pr: how the warning for a data set after a pending response reads
+    ) -> None:
+        object.__setattr__(self, "sop_class", sop_class)
+        object.__setattr__(self, "destination", destination)
+        object.__setattr__(self, "cancel_after", cancel_after)
+        object.__setattr__(self, "pending_read", pending_read)
 
 
 class Mover:

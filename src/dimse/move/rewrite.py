@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.record import FrozenRecord
 from ..files.part10 import encode_dataset, meta_prefix
 from ..files.storage import random_temporary, sync_folder
 from ..uids import DeflatedExplicitVRLittleEndian as DEFLATED
@@ -28,16 +28,45 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 
-@dataclass(frozen=True)
-class OutputFormat:
-    transfer_syntax: str | None = None  # None: the one the object was received in (+t=)
-    group_length: str = "recalc"  # recalc (+g=), create (+g), remove (-g)
-    undefined_lengths: bool = False  # -e
-    padding: tuple[int, int] | None = None  # +p file item
-    new_vrs: bool = True  # -u turns them into OB
-    deflate_level: int = 6
-    write_meta: bool = True
-    fsync: bool = False  # --fsync: the rewritten file on disk before the response
+class OutputFormat(FrozenRecord):
+    __slots__ = (
+        "transfer_syntax",
+        "group_length",
+        "undefined_lengths",
+        "padding",
+        "new_vrs",
+        "deflate_level",
+        "write_meta",
+        "fsync",
+    )
+    transfer_syntax: str | None
+    group_length: str
+    undefined_lengths: bool
+    padding: tuple[int, int] | None
+    new_vrs: bool
+    deflate_level: int
+    write_meta: bool
+    fsync: bool
+
+    def __init__(  # noqa: PLR0913
+        self,
+        transfer_syntax: str | None = None,  # None: the one the object was received in (+t=)
+        group_length: str = "recalc",  # recalc (+g=), create (+g), remove (-g)
+        undefined_lengths: bool = False,  # -e
+        padding: tuple[int, int] | None = None,  # +p file item
+        new_vrs: bool = True,  # -u turns them into OB
+        deflate_level: int = 6,
+        write_meta: bool = True,
+        fsync: bool = False,  # --fsync: the rewritten file on disk before the response
+    ) -> None:
+        object.__setattr__(self, "transfer_syntax", transfer_syntax)
+        object.__setattr__(self, "group_length", group_length)
+        object.__setattr__(self, "undefined_lengths", undefined_lengths)
+        object.__setattr__(self, "padding", padding)
+        object.__setattr__(self, "new_vrs", new_vrs)
+        object.__setattr__(self, "deflate_level", deflate_level)
+        object.__setattr__(self, "write_meta", write_meta)
+        object.__setattr__(self, "fsync", fsync)
 
     @property
     def needed(self) -> bool:

@@ -8,7 +8,6 @@ after a peer abort or a failure status: see docs/compatibility.md).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from enum import IntEnum
 
 from ..cli import network, tls
@@ -19,6 +18,7 @@ from ..cli.options import CommandLine, Parsed
 from ..codes import Status
 from ..core.negotiation import MAX_CONTEXTS, build_request
 from ..core.pdu import AssociateRQ
+from ..core.record import FrozenRecord
 from ..dcmtk import dumps
 from ..dcmtk.texts import echo_status_text
 from ..errors import AssociationAborted, AssociationRejected, DimseError
@@ -72,14 +72,26 @@ def command_line() -> CommandLine:
     return cmd
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(FrozenRecord):
     """What the options ask for, every value checked before any work (as DCMTK's parser)."""
 
+    __slots__ = ("rq", "timeouts", "repeat", "abort")
     rq: AssociateRQ
     timeouts: Timeouts
     repeat: int
     abort: bool
+
+    def __init__(
+        self,
+        rq: AssociateRQ,
+        timeouts: Timeouts,
+        repeat: int,
+        abort: bool,
+    ) -> None:
+        object.__setattr__(self, "rq", rq)
+        object.__setattr__(self, "timeouts", timeouts)
+        object.__setattr__(self, "repeat", repeat)
+        object.__setattr__(self, "abort", abort)
 
 
 def settings(parsed: Parsed) -> Settings:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ..cli.logs import configure
 from ..cli.options import CommandLine, CommandLineError, Parsed
 from ..core.negotiation import build_request
 from ..core.pdu import AssociateRQ
+from ..core.record import FrozenRecord
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..dcmtk.uid_names import sop_class_name
@@ -76,22 +76,45 @@ def command_line() -> CommandLine:
     cmd.add(None, "--repeat", "repeat n times", "[n]umber: integer")
     cmd.add(None, "--abort", "abort association instead of releasing it")
     cmd.add(None, "--cancel", "cancel after n responses (default: never; beyond DCMTK)", "[n]umber: integer")
-    cmd.add(None, "--no-study-classes", "propose DCMTK's 120 storage classes, do not\nlearn the study's classes first (beyond DCMTK)")
+    cmd.add(
+        None,
+        "--no-study-classes",
+        "propose DCMTK's 120 storage classes, do not\nlearn the study's classes first (beyond DCMTK)",
+    )
     tls.add_options(cmd, "client")
     cmd.group("output options")
     cmd.group("general", 1)
     add_output_directory(cmd)
     cmd.group("storage mode", 1)
-    cmd.add("-B", "--normal", "receive in memory, then write to disk (default;\nobjects are streamed to disk either way)")
+    cmd.add(
+        "-B", "--normal", "receive in memory, then write to disk (default;\nobjects are streamed to disk either way)"
+    )
     cmd.add("+B", "--bit-preserving", "receive directly to disk")
     cmd.add(None, "--ignore", "ignore store data, receive but do not store")
     return cmd
 
 
-@dataclass(frozen=True)
-class GetSettings:
+class GetSettings(FrozenRecord):
     """What getscu's options ask for, every value checked before any network work."""
 
+    __slots__ = (
+        "host",
+        "port",
+        "requests",
+        "timeouts",
+        "get",
+        "repeat",
+        "abort",
+        "output",
+        "ignore",
+        "calling",
+        "called",
+        "query_syntaxes",
+        "storage_syntaxes",
+        "max_pdu",
+        "learn",
+        "bit_preserving",
+    )
     host: str
     port: int
     requests: list[MoveRequest]
@@ -101,13 +124,49 @@ class GetSettings:
     abort: bool
     output: Path
     ignore: bool
-    calling: str = "GETSCU"
-    called: str = "ANY-SCP"
-    query_syntaxes: tuple[str, ...] = ()
-    storage_syntaxes: tuple[str, ...] = ()
-    max_pdu: int = 16384
-    learn: bool = True  # survey the study first (get.survey); --no-study-classes: DCMTK's list only
-    bit_preserving: bool = False  # +B: files named by SOP Instance UID alone, as DCMTK's getscu names them
+    calling: str
+    called: str
+    query_syntaxes: tuple[str, ...]
+    storage_syntaxes: tuple[str, ...]
+    max_pdu: int
+    learn: bool
+    bit_preserving: bool
+
+    def __init__(  # noqa: PLR0913
+        self,
+        host: str,
+        port: int,
+        requests: list[MoveRequest],
+        timeouts: Timeouts,
+        get: MoveOptions,
+        repeat: int,
+        abort: bool,
+        output: Path,
+        ignore: bool,
+        calling: str = "GETSCU",
+        called: str = "ANY-SCP",
+        query_syntaxes: tuple[str, ...] = (),
+        storage_syntaxes: tuple[str, ...] = (),
+        max_pdu: int = 16384,
+        learn: bool = True,  # survey the study first (get.survey); --no-study-classes: DCMTK's list only
+        bit_preserving: bool = False,  # +B: files named by SOP Instance UID alone, as DCMTK's getscu names them
+    ) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "requests", requests)
+        object.__setattr__(self, "timeouts", timeouts)
+        object.__setattr__(self, "get", get)
+        object.__setattr__(self, "repeat", repeat)
+        object.__setattr__(self, "abort", abort)
+        object.__setattr__(self, "output", output)
+        object.__setattr__(self, "ignore", ignore)
+        object.__setattr__(self, "calling", calling)
+        object.__setattr__(self, "called", called)
+        object.__setattr__(self, "query_syntaxes", query_syntaxes)
+        object.__setattr__(self, "storage_syntaxes", storage_syntaxes)
+        object.__setattr__(self, "max_pdu", max_pdu)
+        object.__setattr__(self, "learn", learn)
+        object.__setattr__(self, "bit_preserving", bit_preserving)
 
     @property
     def rq(self) -> AssociateRQ:
@@ -126,8 +185,9 @@ def read_settings(parsed: Parsed) -> GetSettings:
     ignore = parsed.has("--ignore")
     storage_mode = parsed.winner("--normal", "--bit-preserving")
     if ignore and (parsed.has("--output-directory") or storage_mode):
-        raise CommandLineError(f"{'--output-directory' if parsed.has('--output-directory') else storage_mode} "
-                               "not allowed with --ignore")
+        raise CommandLineError(
+            f"{'--output-directory' if parsed.has('--output-directory') else storage_mode} not allowed with --ignore"
+        )
     network.check_values(parsed)
     cancel = network.int_option(parsed, "--cancel", 0, 0)
     texts = [values[0] for values in parsed.all_values("--key")]
@@ -202,10 +262,14 @@ async def _run(settings: GetSettings, log: logging.Logger, tls_contexts: tls.TLS
         retried: list[int] = []
         for classes in groups[1:]:
             wanted = set(classes)
-            batch = [i for i in instances if i.uid not in receiver.received and (i.sop_class in wanted or not i.sop_class)]
+            batch = [
+                i for i in instances if i.uid not in receiver.received and (i.sop_class in wanted or not i.sop_class)
+            ]
             if not batch:
                 continue
-            log.info("Retrieving %d instance(s) on a further association (%d storage classes)", len(batch), len(classes))
+            log.info(
+                "Retrieving %d instance(s) on a further association (%d storage classes)", len(batch), len(classes)
+            )
             more, more_failed = await _get_on(
                 settings, settings.request(classes), image_requests(batch), 1, receiver, log, tls_contexts
             )
@@ -224,8 +288,15 @@ async def _survey(settings: GetSettings, log: logging.Logger, tls_contexts: tls.
     """The instances of a single request (None: not learnt; DCMTK's default list is proposed)."""
     if not settings.learn or len(settings.requests) != 1 or settings.repeat != 1 or settings.get.cancel_after:
         return None
-    peer = Peer(settings.host, settings.port, settings.calling, settings.called, settings.max_pdu,
-                settings.timeouts, tls_contexts.request_options)
+    peer = Peer(
+        settings.host,
+        settings.port,
+        settings.calling,
+        settings.called,
+        settings.max_pdu,
+        settings.timeouts,
+        tls_contexts.request_options,
+    )
     # an unreadable query file gives None too: the C-GET then says why, in DCMTK's words
     return await holdings(peer, settings.get.sop_class, settings.requests, log)
 

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from ..cli.progress import progress_bar as make_bar
 from ..cli.progress import wanted as bar_wanted
 from ..core.negotiation import AcceptorPolicy, build_request
 from ..core.pdu import AssociateRQ
+from ..core.record import FrozenRecord, Record
 from ..dcmtk import dumps
 from ..dcmtk.sopclasses import STORAGE_CLASSES
 from ..errors import AssociationRejected, DimseError
@@ -156,7 +156,12 @@ def _verify_options(cmd: CommandLine) -> None:
         "--verify",
         "list the archive's instances with C-FINDs first (IMAGE\nlevel), name those that did not arrive (exit 69)",
     )
-    cmd.add(None, "--retry", "with --verify: move the missing instances again,\nup to n times", "[n]umber: integer (default: 0)")
+    cmd.add(
+        None,
+        "--retry",
+        "with --verify: move the missing instances again,\nup to n times",
+        "[n]umber: integer (default: 0)",
+    )
     cmd.add(
         None,
         "--retry-wait",
@@ -285,26 +290,83 @@ def _identifiers(parsed: Parsed) -> list[MoveRequest]:
     return requests([values[0] for values in parsed.all_values("--key")], parsed.params[2:])
 
 
-@dataclass(frozen=True)
-class MoveSettings:
+#: MoveSettings.retry when --retry is not given
+NO_RETRY = RetryPolicy()
+
+
+class MoveSettings(FrozenRecord):
     """What movescu's options ask for, every value checked before any network work."""
 
+    __slots__ = (
+        "host",
+        "port",
+        "requests",
+        "listen",
+        "rq",
+        "timeouts",
+        "move",
+        "repeat",
+        "grace",
+        "abort",
+        "report",
+        "max_pdu",
+        "verify",
+        "retry",
+        "skip_existing",
+        "output",
+    )
     host: str
     port: int
     requests: list[MoveRequest]
-    listen: int  # --port n: our Storage SCP's port (0: none)
-    rq: AssociateRQ  # the C-MOVE association's request
+    listen: int
+    rq: AssociateRQ
     timeouts: Timeouts
     move: MoveOptions
     repeat: int
-    grace: int  # --grace-time
-    abort: bool  # --abort instead of releasing
-    report: str | None  # --report file
-    max_pdu: int = 16384  # -pdu (the --verify C-FIND association's too)
-    verify: bool = False  # --verify
-    retry: RetryPolicy = RetryPolicy()  # --retry n, --retry-wait s (with --verify)
-    skip_existing: bool = False  # --skip-existing (with --verify)
-    output: str = "."  # -od
+    grace: int
+    abort: bool
+    report: str | None
+    max_pdu: int
+    verify: bool
+    retry: RetryPolicy
+    skip_existing: bool
+    output: str
+
+    def __init__(  # noqa: PLR0913
+        self,
+        host: str,
+        port: int,
+        requests: list[MoveRequest],
+        listen: int,  # --port n: our Storage SCP's port (0: none)
+        rq: AssociateRQ,  # the C-MOVE association's request
+        timeouts: Timeouts,
+        move: MoveOptions,
+        repeat: int,
+        grace: int,  # --grace-time
+        abort: bool,  # --abort instead of releasing
+        report: str | None,  # --report file
+        max_pdu: int = 16384,  # -pdu (the --verify C-FIND association's too)
+        verify: bool = False,  # --verify
+        retry: RetryPolicy = NO_RETRY,  # --retry n, --retry-wait s (with --verify)
+        skip_existing: bool = False,  # --skip-existing (with --verify)
+        output: str = ".",  # -od
+    ) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "requests", requests)
+        object.__setattr__(self, "listen", listen)
+        object.__setattr__(self, "rq", rq)
+        object.__setattr__(self, "timeouts", timeouts)
+        object.__setattr__(self, "move", move)
+        object.__setattr__(self, "repeat", repeat)
+        object.__setattr__(self, "grace", grace)
+        object.__setattr__(self, "abort", abort)
+        object.__setattr__(self, "report", report)
+        object.__setattr__(self, "max_pdu", max_pdu)
+        object.__setattr__(self, "verify", verify)
+        object.__setattr__(self, "retry", retry)
+        object.__setattr__(self, "skip_existing", skip_existing)
+        object.__setattr__(self, "output", output)
 
 
 def read_settings(parsed: Parsed) -> MoveSettings:
@@ -382,13 +444,20 @@ def _check_values(parsed: Parsed) -> None:
     server_limits(parsed)
 
 
-@dataclass
-class Listener:
+class Listener(Record):
     """movescu's own Storage SCP (``--port``), serving the sub-associations."""
 
-    receiver: MoveReceiver
-    acceptor: Acceptor
-    server: asyncio.Server
+    __slots__ = ("receiver", "acceptor", "server")
+
+    def __init__(
+        self,
+        receiver: MoveReceiver,
+        acceptor: Acceptor,
+        server: asyncio.Server,
+    ) -> None:
+        self.receiver = receiver
+        self.acceptor = acceptor
+        self.server = server
 
 
 async def _listen(parsed: Parsed, log: logging.Logger, port: int, contexts: tls.TLSContexts) -> Listener | MovescuExit:
@@ -401,7 +470,7 @@ async def _listen(parsed: Parsed, log: logging.Logger, port: int, contexts: tls.
         log.critical("specified output directory is not writeable")
         return MovescuExit.CANNOT_WRITE_OUTPUT_FILE
     receiver = MoveReceiver(output, parsed.has("--ignore"), False, log)
-    receiver.output_format = replace(output_format(parsed), fsync=parsed.has("--fsync"))
+    receiver.output_format = output_format(parsed).replace(fsync=parsed.has("--fsync"))
     # a re-encoded object is written through to disk by its rewrite, the first copy need not be
     receiver.fsync = parsed.has("--fsync") and not receiver.output_format.needed
     receiver.sweep()
@@ -473,7 +542,12 @@ async def _verified(settings: MoveSettings, log: logging.Logger, contexts: tls.T
     (``--skip-existing``), then up to ``--retry`` moves of those that did not arrive."""
     rq = settings.rq
     peer = Peer(
-        settings.host, settings.port, rq.calling_ae, rq.called_ae, settings.max_pdu, settings.timeouts,
+        settings.host,
+        settings.port,
+        rq.calling_ae,
+        rq.called_ae,
+        settings.max_pdu,
+        settings.timeouts,
         contexts.request_options,
     )
     held = await holdings(peer, settings.move.sop_class, settings.requests, log)
@@ -629,7 +703,7 @@ def _write_report(
 ) -> None:
     """``--report``: the counts, the final statuses, the exit code and every object received
     (``--verify``: the instances that did not arrive too; the counts are the last move's)."""
-    summary: dict[str, Any] = {**asdict(mover.counts), "final_statuses": mover.final_statuses, "exit_code": int(code)}
+    summary: dict[str, Any] = {**mover.counts.as_dict(), "final_statuses": mover.final_statuses, "exit_code": int(code)}
     if missing is not None:
         summary["missing"] = missing
     if receiver is not None:
