@@ -81,9 +81,9 @@ class StoreServices(Services):
 
     def association_accepted(self, assoc: Association, ac: AssociateAC) -> None:
         rq = assoc.conn.request_pdu
-        if rq is not None:  # always, once an association was accepted
-            dump = dumps.dump_association(rq, ac, False)
-            self.log.log(logging.INFO if self.verbose_pc else logging.DEBUG, "Parameters:\n%s", dump)
+        level = logging.INFO if self.verbose_pc else logging.DEBUG
+        if rq is not None and self.log.isEnabledFor(level):  # rq: always, once accepted
+            self.log.log(level, "Parameters:\n%s", dumps.dump_association(rq, ac, False))
         self.log.info("Association Acknowledged (Max Send PDV: %d)", assoc.conn.max_fragment)
 
     def association_ended(self, assoc: Association, how: Ended) -> None:

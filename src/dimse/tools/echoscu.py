@@ -125,7 +125,8 @@ async def echo_main(parsed: Parsed) -> int:
 
 async def _echo(wanted: Settings, log: logging.Logger, host: str, port: int, contexts: tls.TLSContexts) -> int:
     rq = wanted.rq
-    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
         assoc = await Association.request(host, port, rq, wanted.timeouts, **contexts.request_options)
@@ -135,7 +136,8 @@ async def _echo(wanted: Settings, log: logging.Logger, host: str, port: int, con
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed: %s", describe(exc))
         return EchoscuExit.FAILURE
-    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()

@@ -223,7 +223,8 @@ async def _associate(
     host: str, port: int, rq: AssociateRQ, timeouts: Timeouts, contexts: tls.TLSContexts, log: logging.Logger
 ) -> Association | FindscuExit:
     """The association, or the exit code after logging why there is none (DCMTK's lines)."""
-    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
         assoc = await Association.request(host, port, rq, timeouts, **contexts.request_options)
@@ -233,7 +234,8 @@ async def _associate(
     except (DimseError, OSError) as exc:
         log.error("Association Request Failed: %s", describe(exc))
         return FindscuExit.ASSOCIATION_FAILED
-    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.error("No Acceptable Presentation Contexts")
         await assoc.abort()

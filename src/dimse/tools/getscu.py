@@ -347,7 +347,8 @@ async def _associate(
 ) -> Association | None:
     """The association with a C-GET context, or None after logging DCMTK's line for why not."""
     log.debug("Configured a total of %d presentation contexts for SCU", len(rq.contexts))
-    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
         assoc = await Association.request(
@@ -358,7 +359,8 @@ async def _associate(
             log.debug("Association Rejected:\n%s", describe(exc))
         log.critical("Could not negotiate association: %s", _condition_text(exc))
         return None
-    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()

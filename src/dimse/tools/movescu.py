@@ -665,7 +665,8 @@ async def _associate(
 ) -> Association | MovescuExit:
     """The C-MOVE association, or the exit code after logging why there is none."""
     rq = settings.rq
-    log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Request Parameters:\n%s", dumps.dump_association(rq, None, True))
     log.info("Requesting Association")
     try:
         assoc = await Association.request(
@@ -677,7 +678,8 @@ async def _associate(
     except (DimseError, OSError) as exc:
         log.critical("Association Request Failed:\n%s", describe(exc))
         return MovescuExit.CANNOT_NEGOTIATE_ASSOCIATION
-    log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
+    if log.isEnabledFor(logging.DEBUG):  # the dump is built only when it is shown
+        log.debug("Association Parameters Negotiated:\n%s", dumps.dump_association(rq, assoc.conn.accept_pdu, True))
     if not assoc.contexts:
         log.critical("No Acceptable Presentation Contexts")
         await assoc.abort()

@@ -452,7 +452,8 @@ class Run:
             log.critical("0006:0101 ASC Bad presentation context ID")
             return StorescuExit.FAILURE
         rq = build_request(self.calling_ae, self.called_ae, contexts, self.max_pdu, **extra)
-        log.log(self.dump_level, "Request Parameters:\n%s", dumps.dump_association(rq, None, True))
+        if log.isEnabledFor(self.dump_level):  # the dump is built only when it is shown
+            log.log(self.dump_level, "Request Parameters:\n%s", dumps.dump_association(rq, None, True))
         log.info("Requesting Association")
         if not contexts:
             log.critical(
@@ -480,7 +481,8 @@ class Run:
             log.log(logging.WARNING if again else logging.CRITICAL, "Association Request Failed: %s", text)
             return text.splitlines()[-1] if again else StorescuExit.FAILURE
         accepted = assoc.conn.accept_pdu
-        log.log(self.dump_level, "Association Parameters Negotiated:\n%s", dumps.dump_association(rq, accepted, True))
+        if log.isEnabledFor(self.dump_level):  # the dump is built only when it is shown
+            log.log(self.dump_level, "Association Parameters Negotiated:\n%s", dumps.dump_association(rq, accepted, True))
         if not assoc.contexts:
             log.critical("No Acceptable Presentation Contexts")
             await assoc.abort()
