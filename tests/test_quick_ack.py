@@ -44,9 +44,14 @@ def delayed_acks() -> int:
 @pytest.fixture(scope="module")
 def small_files(tmp_path_factory) -> list[Path]:
     """FILES small secondary-capture objects of one study, written by pydicom."""
-    folder = tmp_path_factory.mktemp("small")
+    return write_small(tmp_path_factory.mktemp("small"), FILES)
+
+
+def write_small(folder: Path, count: int) -> list[Path]:
+    """``count`` small secondary-capture objects of one study in ``folder``, written by pydicom."""
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i in range(FILES):
+    for i in range(count):
         ds = Dataset()
         ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
         ds.StudyInstanceUID, ds.SeriesInstanceUID = STUDY, STUDY + ".1"

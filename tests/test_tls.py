@@ -536,3 +536,23 @@ def test_tls_server_survives_garbage_and_stalled_handshakes(pki, tmp_path):
     assert echo.returncode == 0, echo.stderr
     assert log.count("Receiving Association failed") == 2, log
     assert "Traceback" not in log
+
+
+def test_dcmtk_storescu_with_nagle_into_our_tls_storescp(pki, our_tls_scp, tmp_path):
+    """DCMTK's storescu +tls left to its defaults (Nagle on) sends 30 small files to our
+    storescp +tls: all arrive, and our storescp leaves no acknowledgement to the kernel's
+    delayed-ACK timer (as over plain TCP: tests/test_quick_ack.py)."""
+    from .test_quick_ack import DEFAULT_ENV, FEW, delayed_acks, write_small
+
+    port, out, _ = our_tls_scp
+    files = write_small(tmp_path / "small", 30)
+    before = delayed_acks()
+    done = run(
+        [dcmtk_tool("storescu"), "+tls", pki.client_key, pki.client_cert, "+cf", pki.ca]
+        + ["127.0.0.1", str(port), *map(str, files)],
+        env=DEFAULT_ENV,
+    )
+    after = delayed_acks()
+    assert done.returncode == 0, done.stderr
+    assert sum(1 for p in out.iterdir() if p.name != PART_FOLDER) == 30
+    assert after - before < FEW, f"{after - before} delayed acknowledgements for 30 objects"
