@@ -7,7 +7,7 @@ One command, from the repository root:
     .venv/bin/python bench/run_all.py --pynetdicom          # add pynetdicom's tools (slow, bounded)
     .venv/bin/python bench/run_all.py --big-mb 2048         # add the one-object peak-memory runs
 
-Workloads (loopback, TCP_NODELAY=1 everywhere, receivers writing to disk):
+Workloads (loopback, TCP_NODELAY=1 everywhere but in defaults-small, receivers writing to disk):
 
 - ``store-small`` / ``store-ct``: storescu of 2,000 x ~9 KB / 1,000 CT 512x512 to DCMTK's storescp,
   one association, default options;
