@@ -124,3 +124,37 @@ def move_study_args(tool: str, aec: str, scp_port: int, listen: int, out: Path, 
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pynetdicom_responses_stay_with_their_sender():
+    """Keep pynetdicom's reactor from taking a response its own sender waits for.
+
+    pynetdicom's association thread polls its DIMSE queue without blocking while a ``send_c_*``
+    call pauses it; the pause has a window (pynetdicom issue #875) in which the reactor takes the
+    sender's response, logs "Received unexpected ... service message" and the sender waits out
+    its DIMSE timeout.  Our peers answer fast enough to hit that window now and then.  The poll
+    here takes only requests and leaves responses on the queue for the blocked sender: the
+    test peer behaves as pynetdicom means it to, and nothing of ours is changed.
+    """
+    try:
+        from pynetdicom.dimse import DIMSEServiceProvider
+    except ImportError:
+        yield
+        return
+    original = DIMSEServiceProvider.get_msg
+
+    def get_msg(self, block: bool = False):
+        if block:
+            return original(self, block)
+        pending = self.msg_queue
+        with pending.mutex:
+            for index, (context_id, message) in enumerate(pending.queue):
+                if getattr(message, "Status", None) is None:
+                    del pending.queue[index]
+                    return context_id, message
+        return None, None
+
+    DIMSEServiceProvider.get_msg = get_msg
+    yield
+    DIMSEServiceProvider.get_msg = original
