@@ -155,6 +155,6 @@ def _pynetdicom_responses_stay_with_their_sender():
                     return context_id, message
         return None, None
 
-    DIMSEServiceProvider.get_msg = get_msg
-    yield
-    DIMSEServiceProvider.get_msg = original
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DIMSEServiceProvider, "get_msg", get_msg)
+        yield
